@@ -1,0 +1,1 @@
+"""notifier: the shared email notification service (SQS, SNS or direct call -> Amazon SES)."""

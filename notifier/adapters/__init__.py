@@ -1,0 +1,1 @@
+"""Adapters: translate between the outside world (events, AWS APIs) and the domain."""

@@ -1,0 +1,1 @@
+"""Inbound adapters: Lambda events (SQS, SNS, direct) -> domain requests."""

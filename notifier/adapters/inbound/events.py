@@ -1,0 +1,126 @@
+"""Lambda events -> inbound messages. The event is recognised by its shape.
+
+- SQS: `Records[*].eventSource == "aws:sqs"`; a body that is an SNS envelope (SNS -> SQS
+  without raw message delivery) is unwrapped.
+- SNS: `Records[*].EventSource == "aws:sns"`; each `Sns.Message` is a message.
+- Direct: any other JSON object without `Records` is the message itself.
+"""
+
+from __future__ import annotations
+
+import enum
+import functools
+import json
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import attrs
+
+from notifier.adapters.inbound.message import parse_body, parse_message
+from notifier.domain.errors import InvalidMessage
+from notifier.domain.model import MessageRequest
+
+
+class EventKind(enum.Enum):
+    DIRECT = "direct"
+    SQS = "sqs"
+    SNS = "sns"
+    UNKNOWN = "unknown"
+
+
+@attrs.frozen
+class Inbound:
+    """One message taken from an event, parsed or with the reason it could not be."""
+
+    record_id: str
+    request: MessageRequest | None = None
+    error: InvalidMessage | None = None
+
+
+def classify(event: Any) -> EventKind:
+    """Which kind of invocation this is; UNKNOWN for anything we cannot handle."""
+    if not isinstance(event, Mapping):
+        return EventKind.UNKNOWN
+    records = event.get("Records")
+    if records is None:
+        return EventKind.DIRECT
+    if not isinstance(records, list) or not records:
+        return EventKind.UNKNOWN
+    sources = {
+        r.get("eventSource") or r.get("EventSource") for r in records if isinstance(r, Mapping)
+    }
+    if "aws:sqs" in sources:
+        return EventKind.SQS
+    if sources == {"aws:sns"}:
+        return EventKind.SNS
+    return EventKind.UNKNOWN
+
+
+def direct_message(event: Mapping[str, Any], request_id: str) -> Inbound:
+    """The direct invocation's event is the message."""
+    return _parsed(request_id, lambda: parse_message(event))
+
+
+def sqs_messages(event: Mapping[str, Any]) -> list[Inbound]:
+    """One `Inbound` per SQS record, `record_id` being its `messageId`.
+
+    A record with no usable `messageId` gets the empty id: Lambda reads an empty
+    `itemIdentifier` as "the whole batch failed", so nothing is deleted unprocessed.
+    """
+    found = []
+    for record in event["Records"]:
+        record_id = _text(record, "messageId")
+        if not isinstance(record, Mapping) or record.get("eventSource") != "aws:sqs":
+            found.append(_invalid(record_id, "(record)", "is not an SQS record"))
+            continue
+        body = record.get("body")
+        if not isinstance(body, str):
+            found.append(_invalid(record_id, "(body)", "SQS record has no text body"))
+            continue
+        found.append(_parsed(record_id, functools.partial(_unwrap_sns_envelope, body)))
+    return found
+
+
+def sns_messages(event: Mapping[str, Any]) -> list[Inbound]:
+    """One `Inbound` per SNS record, `record_id` being the SNS `MessageId`."""
+    found = []
+    for record in event["Records"]:
+        sns = record.get("Sns") if isinstance(record, Mapping) else None
+        record_id = _text(sns, "MessageId")
+        message = sns.get("Message") if isinstance(sns, Mapping) else None
+        if not isinstance(message, str):
+            found.append(_invalid(record_id, "(body)", "SNS record has no text Message"))
+            continue
+        found.append(_parsed(record_id, functools.partial(parse_body, message)))
+    return found
+
+
+def _unwrap_sns_envelope(body: str) -> MessageRequest:
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):
+        return parse_body(body)  # reports the JSON error
+    if (
+        isinstance(data, Mapping)
+        and data.get("Type") == "Notification"
+        and "TopicArn" in data
+        and isinstance(data.get("Message"), str)
+    ):
+        return parse_body(data["Message"])
+    return parse_message(data)
+
+
+def _parsed(record_id: str, parse: Callable[[], MessageRequest]) -> Inbound:
+    try:
+        return Inbound(record_id, request=parse())
+    except InvalidMessage as exc:
+        return Inbound(record_id, error=exc)
+
+
+def _invalid(record_id: str, field: str, message: str) -> Inbound:
+    return Inbound(record_id, error=InvalidMessage.one(field, message))
+
+
+def _text(mapping: Any, key: str) -> str:
+    value = mapping.get(key) if isinstance(mapping, Mapping) else None
+    return value if isinstance(value, str) else ""

@@ -1,0 +1,121 @@
+"""The message body (JSON) -> `MessageRequest`, with cattrs doing the structure and types.
+
+The converter is strict: a string is never split into a list of characters, a number is never
+turned into a string, and an unknown field is an error that names it (a typo such as
+`recipient` must not silently drop mail).
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import attrs
+from cattrs import Converter
+from cattrs.errors import (
+    AttributeValidationNote,
+    ClassValidationError,
+    ForbiddenExtraKeysError,
+    IterableValidationError,
+    IterableValidationNote,
+)
+
+from notifier.domain.errors import FieldError, InvalidMessage
+from notifier.domain.model import AttachmentRequest, MessageRequest
+
+_converter = Converter(forbid_extra_keys=True, detailed_validation=True)
+
+
+def _strict_str(value: Any, _type: type) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"must be a string, got {_json_type(value)}")
+    return value
+
+
+def _json_type(value: Any) -> str:
+    names = {dict: "an object", list: "a list", str: "a string", bool: "a boolean"}
+    if value is None:
+        return "null"
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return "a number"
+    return names.get(type(value), type(value).__name__)
+
+
+_converter.register_structure_hook(str, _strict_str)
+# cattrs would build a tuple from any iterable (a string becomes its characters): wrap its
+# own tuple hooks so that only a JSON list is accepted.
+_tuple_hooks = {
+    t: _converter.get_structure_hook(t) for t in (tuple[str, ...], tuple[AttachmentRequest, ...])
+}
+_converter.register_structure_hook_func(
+    lambda t: t in _tuple_hooks, lambda v, t: _tuple_hooks[t](_require_list(v), t)
+)
+_attachment_hook = _converter.get_structure_hook(AttachmentRequest)
+_converter.register_structure_hook(
+    AttachmentRequest,
+    lambda v, t: _attachment_hook(_require_object(v), t),
+)
+
+
+def _require_list(value: Any) -> list[Any]:
+    if not isinstance(value, list):
+        raise TypeError(f"must be a list, got {_json_type(value)}")
+    return value
+
+
+def _require_object(value: Any) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise TypeError(f"must be an object, got {_json_type(value)}")
+    return value
+
+
+def parse_body(body: str | bytes) -> MessageRequest:
+    """Decode a JSON body and structure it; raise `InvalidMessage` naming each bad field."""
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError) as exc:
+        raise InvalidMessage.one("(body)", f"is not valid JSON: {_short(exc)}") from None
+    return parse_message(data)
+
+
+def parse_message(data: Any) -> MessageRequest:
+    """Structure an already-decoded message; raise `InvalidMessage` naming each bad field."""
+    if not isinstance(data, Mapping):
+        raise InvalidMessage.one("(body)", f"must be a JSON object, got {_json_type(data)}")
+    try:
+        return _converter.structure(data, MessageRequest)
+    except ClassValidationError as exc:
+        raise InvalidMessage(_field_errors(exc, "")) from None
+
+
+def _field_errors(exc: BaseException, path: str) -> Iterator[FieldError]:
+    if isinstance(exc, ForbiddenExtraKeysError):
+        known = [f.name for f in attrs.fields(exc.cl)]
+        for name in sorted(exc.extra_fields):
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            yield FieldError(_join(path, name), f"is not a known field{hint}")
+    elif isinstance(exc, ClassValidationError | IterableValidationError):
+        with_notes, without_notes = exc.group_exceptions()
+        for sub, note in with_notes:
+            if isinstance(note, IterableValidationNote):
+                yield from _field_errors(sub, f"{path}[{note.index}]")
+            elif isinstance(note, AttributeValidationNote):
+                yield from _field_errors(sub, _join(path, note.name))
+        for sub in without_notes:
+            yield from _field_errors(sub, path)
+    elif isinstance(exc, KeyError):
+        yield FieldError(path, "is required")
+    else:
+        yield FieldError(path or "(body)", _short(exc))
+
+
+def _join(path: str, name: str) -> str:
+    return f"{path}.{name}" if path else name
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc)
+    return text if len(text) <= 200 else text[:200] + "..."

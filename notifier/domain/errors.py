@@ -1,0 +1,85 @@
+"""The error hierarchy: every failure says whether retrying can help.
+
+Entry points map `PermanentError` to "do not retry" (HTTP 4xx, dead-letter queue after
+the receive limit) and `TransientError` to "retry later" (HTTP 503, SQS redelivery).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import attrs
+
+
+@attrs.frozen
+class FieldError:
+    """One problem with one field of a message; `field` is a path like `attachments[0].key`."""
+
+    field: str
+    message: str
+
+
+class NotifierError(Exception):
+    """Root of every error the service raises on purpose."""
+
+    permanent: bool = True
+    reason: str = "error"
+
+
+class PermanentError(NotifierError):
+    """Retrying the same message cannot succeed."""
+
+    permanent = True
+
+
+class TransientError(NotifierError):
+    """The same message may succeed later (throttling, outage, timeout)."""
+
+    permanent = False
+
+
+class InvalidMessage(PermanentError):
+    """The message breaks the schema or a policy; nothing was sent."""
+
+    reason = "invalid"
+
+    def __init__(self, errors: Iterable[FieldError]) -> None:
+        self.errors = tuple(errors)
+        super().__init__("; ".join(f"{e.field}: {e.message}" for e in self.errors))
+
+    @classmethod
+    def one(cls, field: str, message: str) -> InvalidMessage:
+        """An error about a single field."""
+        return cls([FieldError(field, message)])
+
+
+class AttachmentUnavailable(PermanentError):
+    """An attachment object is missing or cannot be read with our permissions."""
+
+    reason = "invalid"
+
+    def __init__(self, key: str, why: str) -> None:
+        self.key = key
+        super().__init__(f"attachment {key!r} {why}")
+
+
+class MessageRejected(PermanentError):
+    """SES refused the message for good (unverified sender, rejected content, paused)."""
+
+    reason = "rejected"
+
+    def __init__(self, message: str, *, code: str) -> None:
+        self.code = code
+        super().__init__(message)
+
+
+class SendThrottled(TransientError):
+    """SES throttled us past our retries."""
+
+    reason = "throttled"
+
+
+class DependencyUnavailable(TransientError):
+    """An AWS dependency failed or timed out past our retries."""
+
+    reason = "error"

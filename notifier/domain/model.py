@@ -1,0 +1,101 @@
+"""Value objects: the request as producers send it, and the validated command."""
+
+from __future__ import annotations
+
+import re
+
+import attrs
+
+_SPACES = re.compile(" {2,}")
+
+
+def _phrase(name: str) -> str:
+    return _SPACES.sub(" ", name.strip())
+
+
+@attrs.frozen(kw_only=True)
+class AttachmentRequest:
+    """One `attachments` entry as sent: an S3 key, optional file name and media type."""
+
+    key: str
+    filename: str | None = None
+    content_type: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class MessageRequest:
+    """The message body exactly as producers send it (README "The message")."""
+
+    sender: str
+    recipients: tuple[str, ...]
+    subject: str
+    text_content: str | None = None
+    html_content: str | None = None
+    cc: tuple[str, ...] = ()
+    bcc: tuple[str, ...] = ()
+    reply_to: tuple[str, ...] = ()
+    bucket_name: str | None = None
+    attachments: tuple[AttachmentRequest, ...] = ()
+
+
+@attrs.frozen(kw_only=True)
+class Mailbox:
+    """A validated address: `local_part@ascii_domain`, with an optional display name."""
+
+    local_part: str
+    ascii_domain: str
+    # A display name is a phrase: surrounding and repeated spaces carry no meaning in a header.
+    display_name: str = attrs.field(default="", converter=_phrase)
+
+    @property
+    def addr_spec(self) -> str:
+        """The bare ASCII address SES is given (IDN domains in punycode)."""
+        return f"{self.local_part}@{self.ascii_domain}"
+
+
+@attrs.frozen(kw_only=True)
+class Attachment:
+    """A validated attachment reference: where to read it and how to name it."""
+
+    key: str
+    filename: str
+    content_type: str
+
+
+@attrs.frozen(kw_only=True)
+class AttachmentFile:
+    """An attachment's content, read from the store."""
+
+    filename: str
+    content_type: str
+    data: bytes
+
+
+@attrs.frozen(kw_only=True)
+class SendEmail:
+    """The command: a message that passed validation and may be composed and sent."""
+
+    sender: Mailbox
+    to: tuple[Mailbox, ...]
+    subject: str
+    text: str | None = None
+    html: str | None = None
+    cc: tuple[Mailbox, ...] = ()
+    bcc: tuple[Mailbox, ...] = ()
+    reply_to: tuple[Mailbox, ...] = ()
+    bucket: str | None = None
+    attachments: tuple[Attachment, ...] = ()
+
+    @property
+    def destinations(self) -> tuple[str, ...]:
+        """Every envelope recipient (To, Cc and Bcc), already de-duplicated."""
+        return tuple(m.addr_spec for m in (*self.to, *self.cc, *self.bcc))
+
+
+@attrs.frozen(kw_only=True)
+class EmailSent:
+    """SES accepted the message."""
+
+    ses_message_id: str
+    recipients: int
+    size_bytes: int

@@ -1,0 +1,108 @@
+"""The use case: send one email. Talks to ports only."""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+
+import attrs
+
+from notifier.domain.errors import AttachmentUnavailable, InvalidMessage
+from notifier.domain.mime import compose, message_id
+from notifier.domain.model import AttachmentFile, EmailSent, MessageRequest, SendEmail
+from notifier.domain.policy import Policy
+from notifier.domain.ports import AddressParser, AttachmentStore, Mailer
+from notifier.domain.validation import validate
+
+# base64 turns 3 bytes into 4 and adds CRLF every 76 characters.
+_BASE64_NUMERATOR, _BASE64_DENOMINATOR = 4 * 78, 3 * 76
+
+
+def encoded_size(raw_size: int) -> int:
+    """An upper bound of an attachment's size once base64-encoded into the message."""
+    return -(-raw_size * _BASE64_NUMERATOR // _BASE64_DENOMINATOR) + 2
+
+
+def utc_now() -> datetime:
+    """The default clock."""
+    return datetime.now(UTC)
+
+
+@attrs.frozen(kw_only=True)
+class EmailService:
+    """Validate, read attachments, compose and send one message."""
+
+    mailer: Mailer
+    attachments: AttachmentStore
+    addresses: AddressParser
+    policy: Policy
+    clock: Callable[[], datetime] = utc_now
+
+    def send(self, request: MessageRequest, *, deadline: float) -> EmailSent:
+        """Send `request`; raise a `NotifierError` saying whether a retry can help."""
+        command = validate(request, policy=self.policy, addresses=self.addresses)
+        raw = self.compose(command)
+        ses_id = self.mailer.send_raw(
+            raw=raw,
+            source=command.sender.addr_spec,
+            destinations=command.destinations,
+            deadline=deadline,
+        )
+        return EmailSent(
+            ses_message_id=ses_id, recipients=len(command.destinations), size_bytes=len(raw)
+        )
+
+    def compose(self, command: SendEmail) -> bytes:
+        """The raw message, size-checked before and after attachments are read."""
+        files = self._read_attachments(command)
+        raw = compose(
+            command,
+            files,
+            date=self.clock(),
+            message_id=message_id(unique=uuid.uuid4().hex, domain=command.sender.ascii_domain),
+        )
+        if len(raw) > self.policy.max_message_bytes:
+            raise InvalidMessage.one(
+                "(message)",
+                f"the composed message is {len(raw)} bytes,"
+                f" over the {self.policy.max_message_bytes}-byte limit",
+            )
+        return raw
+
+    def _read_attachments(self, command: SendEmail) -> list[AttachmentFile]:
+        if not command.attachments:
+            return []
+        assert command.bucket is not None  # validation requires it with attachments
+        bucket = command.bucket
+        sizes = []
+        for index, attachment in enumerate(command.attachments):
+            with _naming_attachment(index):
+                sizes.append(self.attachments.size(bucket, attachment.key))
+        estimate = sum(encoded_size(size) for size in sizes)
+        if estimate > self.policy.max_message_bytes:
+            raise InvalidMessage.one(
+                "attachments",
+                f"attachments total {sum(sizes)} bytes, about {estimate} bytes once encoded,"
+                f" over the {self.policy.max_message_bytes}-byte message limit",
+            )
+        files = []
+        for index, attachment in enumerate(command.attachments):
+            with _naming_attachment(index):
+                data = self.attachments.read(bucket, attachment.key)
+            files.append(
+                AttachmentFile(
+                    filename=attachment.filename, content_type=attachment.content_type, data=data
+                )
+            )
+        return files
+
+
+@contextlib.contextmanager
+def _naming_attachment(index: int) -> Iterator[None]:
+    """Report a missing or unreadable object as a field error on that attachment."""
+    try:
+        yield
+    except AttachmentUnavailable as exc:
+        raise InvalidMessage.one(f"attachments[{index}].key", str(exc)) from exc

@@ -1,0 +1,229 @@
+"""Validation: a `MessageRequest` becomes a `SendEmail`, or every problem is reported at once."""
+
+from __future__ import annotations
+
+import mimetypes
+import re
+from collections.abc import Iterable
+
+from notifier.domain.errors import FieldError, InvalidMessage
+from notifier.domain.model import Attachment, Mailbox, MessageRequest, SendEmail
+from notifier.domain.policy import Policy
+from notifier.domain.ports import AddressParser
+
+# Anything that could end or fold a header line, or that mail software treats as one:
+# C0 controls (CR, LF, TAB, NUL...), DEL, NEL and the Unicode line/paragraph separators.
+# Header injection is rejected, never escaped.
+_HEADER_UNSAFE = re.compile("[\x00-\x1f\x7f\x85\u2028\u2029]")
+_MEDIA_TYPE = re.compile(
+    r"[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}"
+)
+MAX_SUBJECT_CHARS = 998
+MAX_FILENAME_CHARS = 255
+MAX_KEY_BYTES = 1024  # S3's own limit
+# Python's built-in table only, so a guess is the same on every machine and in the Lambda image.
+_MIME_TYPES = mimetypes.MimeTypes()
+
+
+class _Problems:
+    """Collects field errors so that a producer sees all of them in one response."""
+
+    def __init__(self) -> None:
+        self.errors: list[FieldError] = []
+
+    def add(self, field: str, message: str) -> None:
+        self.errors.append(FieldError(field, message))
+
+    def text_ok(self, field: str, value: str, *, header: bool) -> bool:
+        """Check that `value` is encodable and, for header values, has no line breaks."""
+        if not _is_unicode(value):
+            self.add(field, "is not valid Unicode text (lone surrogate code point)")
+            return False
+        if header and (match := _HEADER_UNSAFE.search(value)):
+            self.add(
+                field,
+                f"must not contain line breaks or control characters (found U+{ord(match[0]):04X})",
+            )
+            return False
+        return True
+
+
+def _is_unicode(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def validate(request: MessageRequest, *, policy: Policy, addresses: AddressParser) -> SendEmail:
+    """Return the command for a valid request; raise `InvalidMessage` listing every problem."""
+    problems = _Problems()
+    sender = _mailbox(problems, "sender", request.sender, addresses, allow_display_name=True)
+    if sender is not None and not policy.sender_allowed(sender):
+        problems.add(
+            "sender",
+            f"{sender.addr_spec!r} is not an allowed sender (see NOTIFIER_ALLOWED_SENDERS)",
+        )
+
+    seen: set[str] = set()
+    lists = {}
+    for field, values in (
+        ("recipients", request.recipients),
+        ("cc", request.cc),
+        ("bcc", request.bcc),
+    ):
+        lists[field] = _unique(problems, field, values, addresses, seen)
+    if not request.recipients:
+        problems.add("recipients", "must list at least one address")
+    if len(seen) > policy.max_recipients:
+        problems.add(
+            "recipients",
+            f"at most {policy.max_recipients} distinct recipients (To + Cc + Bcc) per message,"
+            f" got {len(seen)}",
+        )
+    reply_to = _mailboxes(problems, "reply_to", request.reply_to, addresses)
+
+    # Whitespace around a header value does not survive folding and unfolding: drop it here.
+    subject = request.subject.strip()
+    if problems.text_ok("subject", subject, header=True):
+        if not subject.strip():
+            problems.add("subject", "must not be empty")
+        elif len(subject) > MAX_SUBJECT_CHARS:
+            problems.add("subject", f"must be at most {MAX_SUBJECT_CHARS} characters")
+
+    before_bodies = len(problems.errors)
+    text = _body(problems, "text_content", request.text_content)
+    html = _body(problems, "html_content", request.html_content)
+    if text is None and html is None and len(problems.errors) == before_bodies:
+        problems.add("text_content", "text_content or html_content must be a non-empty string")
+
+    attachments = _attachments(problems, request, policy)
+
+    if problems.errors:
+        raise InvalidMessage(problems.errors)
+    assert sender is not None  # every None above added a problem
+    return SendEmail(
+        sender=sender,
+        to=lists["recipients"],
+        cc=lists["cc"],
+        bcc=lists["bcc"],
+        reply_to=reply_to,
+        subject=subject,
+        text=text,
+        html=html,
+        bucket=request.bucket_name if attachments else None,
+        attachments=attachments,
+    )
+
+
+def _mailbox(
+    problems: _Problems,
+    field: str,
+    text: str,
+    addresses: AddressParser,
+    *,
+    allow_display_name: bool,
+) -> Mailbox | None:
+    if not problems.text_ok(field, text, header=True):
+        return None
+    try:
+        return addresses.parse(text, allow_display_name=allow_display_name)
+    except ValueError as exc:
+        problems.add(field, str(exc))
+        return None
+
+
+def _mailboxes(
+    problems: _Problems, field: str, values: Iterable[str], addresses: AddressParser
+) -> tuple[Mailbox, ...]:
+    found = (
+        _mailbox(problems, f"{field}[{i}]", v, addresses, allow_display_name=True)
+        for i, v in enumerate(values)
+    )
+    return tuple(m for m in found if m is not None)
+
+
+def _unique(
+    problems: _Problems,
+    field: str,
+    values: Iterable[str],
+    addresses: AddressParser,
+    seen: set[str],
+) -> tuple[Mailbox, ...]:
+    """Valid mailboxes not already in `seen` (case-insensitive); the first occurrence wins."""
+    kept = []
+    for mailbox in _mailboxes(problems, field, values, addresses):
+        key = mailbox.addr_spec.casefold()
+        if key not in seen:
+            seen.add(key)
+            kept.append(mailbox)
+    return tuple(kept)
+
+
+def _body(problems: _Problems, field: str, value: str | None) -> str | None:
+    if value is None or not problems.text_ok(field, value, header=False):
+        return None
+    return value if value.strip() else None
+
+
+def _attachments(
+    problems: _Problems, request: MessageRequest, policy: Policy
+) -> tuple[Attachment, ...]:
+    if not request.attachments:
+        # A bucket_name without attachments reads nothing, so it is accepted and unused.
+        return ()
+    bucket = request.bucket_name
+    if bucket is None or not bucket.strip():
+        problems.add("bucket_name", "is required when attachments are given")
+    elif not policy.bucket_allowed(bucket):
+        problems.add(
+            "bucket_name",
+            f"bucket {bucket!r} is not allowed for attachments (see NOTIFIER_ATTACHMENT_BUCKETS)",
+        )
+    found = []
+    for i, item in enumerate(request.attachments):
+        path = f"attachments[{i}]"
+        key_ok = problems.text_ok(f"{path}.key", item.key, header=True)
+        if key_ok and not item.key.strip("/"):
+            problems.add(f"{path}.key", "must name an object")
+            key_ok = False
+        if key_ok and len(item.key.encode()) > MAX_KEY_BYTES:
+            problems.add(f"{path}.key", f"must be at most {MAX_KEY_BYTES} bytes")
+            key_ok = False
+        filename = (
+            item.filename if item.filename is not None else item.key.rstrip("/").rsplit("/")[-1]
+        )
+        name_ok = _filename_ok(problems, f"{path}.filename", filename)
+        content_type = item.content_type or _guess_type(filename)
+        type_ok = problems.text_ok(f"{path}.content_type", content_type, header=True)
+        if type_ok and not _MEDIA_TYPE.fullmatch(content_type):
+            problems.add(f"{path}.content_type", "must be a media type like 'application/pdf'")
+            type_ok = False
+        elif type_ok and content_type.split("/")[0].lower() in {"multipart", "message"}:
+            problems.add(f"{path}.content_type", "must not be a multipart or message type")
+            type_ok = False
+        if key_ok and name_ok and type_ok:
+            found.append(
+                Attachment(key=item.key, filename=filename, content_type=content_type.lower())
+            )
+    return tuple(found)
+
+
+def _filename_ok(problems: _Problems, field: str, filename: str) -> bool:
+    if not problems.text_ok(field, filename, header=True):
+        return False
+    if not filename.strip():
+        problems.add(field, "must not be empty")
+    elif "/" in filename or "\\" in filename:
+        problems.add(field, "must be a file name, not a path")
+    elif len(filename) > MAX_FILENAME_CHARS:
+        problems.add(field, f"must be at most {MAX_FILENAME_CHARS} characters")
+    else:
+        return True
+    return False
+
+
+def _guess_type(filename: str) -> str:
+    guessed, _encoding = _MIME_TYPES.guess_type(filename, strict=False)
+    return guessed or "application/octet-stream"

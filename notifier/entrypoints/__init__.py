@@ -1,0 +1,1 @@
+"""Entry points: the Lambda handler and the CLI, each wired by bootstrap()."""

@@ -1,0 +1,262 @@
+"""The application behind every entry point: event in, response out.
+
+Each message is handled in isolation: one bad record never fails its neighbours, and every
+failure is reported so that SQS or Lambda retries it (and finally dead-letters it).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, NotRequired, Protocol, TypedDict
+
+import attrs
+import structlog
+
+from notifier.adapters.inbound.events import (
+    EventKind,
+    Inbound,
+    classify,
+    direct_message,
+    sns_messages,
+    sqs_messages,
+)
+from notifier.domain.errors import InvalidMessage, NotifierError, PermanentError
+from notifier.domain.model import EmailSent
+from notifier.domain.ports import Metrics, Unit
+from notifier.domain.privacy import mask_address, redact
+from notifier.domain.service import EmailService
+
+log = structlog.get_logger("notifier")
+
+DEFAULT_TIMEOUT_SECONDS = 30.0  # the function's timeout, used when there is no Lambda context
+RESPONSE_RESERVE_SECONDS = 1.0  # kept back from the deadline to log, flush metrics and return
+
+
+class LambdaContext(Protocol):
+    """The part of Lambda's context object we use."""
+
+    aws_request_id: str
+
+    def get_remaining_time_in_millis(self) -> int: ...
+
+
+class ItemFailure(TypedDict):
+    itemIdentifier: str
+
+
+class BatchResponse(TypedDict):
+    batchItemFailures: list[ItemFailure]
+
+
+class ErrorItem(TypedDict):
+    field: str | None
+    message: str
+
+
+class DirectResponse(TypedDict):
+    statusCode: int
+    messageId: NotRequired[str]
+    errors: NotRequired[list[ErrorItem]]
+
+
+class RecordsFailed(Exception):
+    """Raised for SNS invocations with failed records, so Lambda's asynchronous retries and
+    on-failure destination keep them."""
+
+
+@attrs.frozen
+class Outcome:
+    """What happened to one message."""
+
+    inbound: Inbound
+    duration_ms: float
+    sent: EmailSent | None = None
+    error: BaseException | None = None
+
+
+def status_code(error: BaseException) -> int:
+    """HTTP-like status for a direct invocation's failure."""
+    if isinstance(error, InvalidMessage):
+        return 400
+    if isinstance(error, PermanentError):
+        return 422
+    if isinstance(error, NotifierError):
+        return 503
+    return 500
+
+
+def reason(error: BaseException) -> str:
+    """The failure's reason: invalid, rejected, throttled or error (a metric dimension)."""
+    return error.reason if isinstance(error, NotifierError) else "error"
+
+
+class App:
+    """Dispatches one Lambda event; `bootstrap()` builds it once per cold start."""
+
+    def __init__(
+        self,
+        *,
+        service: EmailService,
+        metrics: Metrics,
+        send_concurrency: int,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._service = service
+        self._metrics = metrics
+        self._clock = clock
+        self._executor = ThreadPoolExecutor(
+            max_workers=send_concurrency, thread_name_prefix="notifier-send"
+        )
+        self._cold = True
+
+    def handle(self, event: Any, context: LambdaContext | None) -> Mapping[str, Any]:
+        """Handle a direct, SQS or SNS event (recognised by shape)."""
+        request_id = getattr(context, "aws_request_id", None) or "local"
+        deadline = self._deadline(context)
+        kind = classify(event)
+        if self._cold:
+            self._cold = False
+            self._metrics.add("ColdStart", 1, Unit.COUNT)
+        with structlog.contextvars.bound_contextvars(aws_request_id=request_id, source=kind.value):
+            try:
+                return self._dispatch(kind, event, request_id, deadline)
+            finally:
+                self._flush_metrics()
+
+    def _dispatch(
+        self, kind: EventKind, event: Any, request_id: str, deadline: float
+    ) -> Mapping[str, Any]:
+        if kind is EventKind.SQS:
+            outcomes = self._process_all(sqs_messages(event), deadline)
+            return BatchResponse(
+                batchItemFailures=[
+                    ItemFailure(itemIdentifier=o.inbound.record_id) for o in outcomes if o.error
+                ]
+            )
+        if kind is EventKind.SNS:
+            failed = [
+                o.inbound.record_id
+                for o in self._process_all(sns_messages(event), deadline)
+                if o.error
+            ]
+            if failed:
+                raise RecordsFailed(f"{len(failed)} SNS record(s) not sent: {', '.join(failed)}")
+            return {"sent": len(event["Records"])}
+        if kind is EventKind.DIRECT:
+            (outcome,) = self._process_all([direct_message(event, request_id)], deadline)
+            return _direct_response(outcome)
+        log.warning("event.unrecognised", event_type=type(event).__name__)
+        return DirectResponse(
+            statusCode=400,
+            errors=[
+                ErrorItem(
+                    field=None,
+                    message="unrecognised event: expected a notifier message (JSON object),"
+                    " an SQS batch or an SNS notification",
+                )
+            ],
+        )
+
+    def _process_all(self, messages: Sequence[Inbound], deadline: float) -> list[Outcome]:
+        if len(messages) == 1:
+            outcomes = [self._process(messages[0], deadline)]
+        else:
+            futures = [
+                self._executor.submit(contextvars.copy_context().run, self._process, m, deadline)
+                for m in messages
+            ]
+            outcomes = [f.result() for f in futures]
+        for outcome in outcomes:
+            self._report(outcome)
+        return outcomes
+
+    def _process(self, inbound: Inbound, deadline: float) -> Outcome:
+        started = self._clock()
+
+        def done(**result: Any) -> Outcome:
+            return Outcome(inbound, duration_ms=(self._clock() - started) * 1000, **result)
+
+        if inbound.request is None:
+            return done(error=inbound.error)
+        with structlog.contextvars.bound_contextvars(message_id=inbound.record_id):
+            try:
+                return done(sent=self._service.send(inbound.request, deadline=deadline))
+            except NotifierError as exc:
+                return done(error=exc)
+            except Exception as exc:  # a bug must fail one message, not the whole batch
+                log.exception("email.unexpected_error", error_type=type(exc).__name__)
+                return done(error=exc)
+
+    def _report(self, outcome: Outcome) -> None:
+        """The canonical log line and the metrics for one message."""
+        request = outcome.inbound.request
+        fields: dict[str, Any] = {
+            # Explicit, not only merged by the processor: this line must always carry the ids.
+            **structlog.contextvars.get_contextvars(),
+            "message_id": outcome.inbound.record_id,
+            "duration_ms": round(outcome.duration_ms, 1),
+        }
+        if request is not None:
+            fields["sender"] = mask_address(request.sender)
+            fields["recipients"] = [
+                mask_address(a) for a in (*request.recipients, *request.cc, *request.bcc)
+            ]
+        if outcome.sent is not None:
+            self._metrics.add("EmailsSent", 1, Unit.COUNT)
+            self._metrics.add("Recipients", outcome.sent.recipients, Unit.COUNT)
+            self._metrics.add("SendLatency", outcome.duration_ms, Unit.MILLISECONDS)
+            log.info(
+                "email.processed",
+                outcome="sent",
+                ses_message_id=outcome.sent.ses_message_id,
+                size_bytes=outcome.sent.size_bytes,
+                **fields,
+            )
+            return
+        error = outcome.error
+        assert error is not None  # an Outcome has either `sent` or `error`
+        why = reason(error)
+        self._metrics.add("EmailsFailed", 1, Unit.COUNT, reason=why)
+        if isinstance(error, InvalidMessage):
+            fields["invalid_fields"] = [e.field for e in error.errors]
+        log.warning(
+            "email.processed",
+            outcome="failed",
+            reason=why,
+            retryable=not getattr(error, "permanent", False),
+            error=redact(str(error)) if isinstance(error, NotifierError) else type(error).__name__,
+            **fields,
+        )
+
+    def _deadline(self, context: LambdaContext | None) -> float:
+        remaining = (
+            context.get_remaining_time_in_millis() / 1000
+            if context is not None and hasattr(context, "get_remaining_time_in_millis")
+            else DEFAULT_TIMEOUT_SECONDS
+        )
+        return self._clock() + remaining - RESPONSE_RESERVE_SECONDS
+
+    def _flush_metrics(self) -> None:
+        try:
+            self._metrics.flush()
+        except Exception as exc:  # noqa: BLE001 - metrics must never fail the mail they describe
+            log.warning(
+                "metrics.flush_failed", error_type=type(exc).__name__, error=redact(str(exc))
+            )
+
+
+def _direct_response(outcome: Outcome) -> DirectResponse:
+    if outcome.sent is not None:
+        return DirectResponse(statusCode=200, messageId=outcome.sent.ses_message_id)
+    error = outcome.error
+    assert error is not None
+    if isinstance(error, InvalidMessage):
+        items = [ErrorItem(field=e.field, message=e.message) for e in error.errors]
+    elif isinstance(error, NotifierError):
+        items = [ErrorItem(field=None, message=str(error))]
+    else:
+        items = [ErrorItem(field=None, message="internal error; see the logs for this request")]
+    return DirectResponse(statusCode=status_code(error), errors=items)

@@ -1,0 +1,97 @@
+"""The composition root: settings from the environment, real adapters, one `App`.
+
+Tests pass fakes for any port; everything not passed is built here, inside the function,
+never at import time.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, Literal
+
+import boto3
+from botocore.config import Config
+
+from notifier.adapters.addresses import EmailValidatorAddresses
+from notifier.adapters.outbound.metrics import CloudWatchApiMetrics, EmfMetrics, NullMetrics
+from notifier.adapters.outbound.s3 import S3AttachmentStore
+from notifier.adapters.outbound.ses import SesMailer
+from notifier.domain.policy import Policy
+from notifier.domain.ports import AddressParser, AttachmentStore, Mailer, Metrics
+from notifier.domain.service import EmailService, utc_now
+from notifier.entrypoints.app import App
+from notifier.entrypoints.logs import configure_logging
+from notifier.entrypoints.settings import MetricsMode, Settings, SettingsError
+
+
+def bootstrap(
+    settings: Settings | None = None,
+    *,
+    mailer: Mailer | None = None,
+    attachments: AttachmentStore | None = None,
+    metrics: Metrics | None = None,
+    addresses: AddressParser | None = None,
+    clock: Callable[[], datetime] = utc_now,
+    configure_logs: bool = True,
+) -> App:
+    """Build the application; a bad setting raises `SettingsError` with one clear message."""
+    settings = settings if settings is not None else Settings.from_env()
+    if configure_logs:
+        configure_logging(settings.log_level)
+    session = functools.cache(_aws_session)  # only when a real adapter needs AWS
+    if mailer is None:
+        mailer = SesMailer(
+            _client(session(), "ses", settings, retries=1), max_attempts=settings.ses_max_attempts
+        )
+    if attachments is None:
+        attachments = S3AttachmentStore(_client(session(), "s3", settings, retries=3))
+    if metrics is None:
+        metrics = _metrics(settings, session)
+    if addresses is None:
+        addresses = EmailValidatorAddresses()
+    policy = Policy(
+        max_recipients=settings.max_recipients,
+        max_message_bytes=settings.max_message_bytes,
+        allowed_senders=settings.allowed_senders,
+        attachment_buckets=frozenset(settings.attachment_buckets),
+    )
+    service = EmailService(
+        mailer=mailer, attachments=attachments, addresses=addresses, policy=policy, clock=clock
+    )
+    return App(service=service, metrics=metrics, send_concurrency=settings.send_concurrency)
+
+
+def _aws_session() -> boto3.session.Session:
+    session = boto3.session.Session()
+    if session.region_name is None:
+        raise SettingsError("invalid settings: AWS_REGION (or AWS_DEFAULT_REGION) is not set")
+    return session
+
+
+def _client(
+    session: boto3.session.Session,
+    service: Literal["ses", "s3", "cloudwatch"],
+    settings: Settings,
+    *,
+    retries: int,
+) -> Any:
+    """A client whose pool fits the send concurrency; endpoints come from AWS_ENDPOINT_URL*."""
+    config = Config(
+        connect_timeout=3,
+        read_timeout=10,
+        max_pool_connections=max(10, settings.send_concurrency),
+        retries={"mode": "standard", "total_max_attempts": retries},
+    )
+    return session.client(service, config=config)
+
+
+def _metrics(settings: Settings, session: Callable[[], boto3.session.Session]) -> Metrics:
+    if settings.metrics_mode is MetricsMode.API:
+        return CloudWatchApiMetrics(
+            _client(session(), "cloudwatch", settings, retries=3), settings.metrics_namespace
+        )
+    if settings.metrics_mode is MetricsMode.EMF:
+        return EmfMetrics(settings.metrics_namespace)
+    return NullMetrics()

@@ -1,0 +1,95 @@
+"""Fakes for the ports: they record state, tests assert on that state."""
+
+from __future__ import annotations
+
+import email.policy
+import itertools
+from email.message import EmailMessage
+from email.parser import BytesParser
+
+import attrs
+
+from notifier.domain.errors import AttachmentUnavailable, NotifierError
+from notifier.domain.ports import Unit
+
+
+@attrs.frozen
+class SentRaw:
+    raw: bytes
+    source: str
+    destinations: tuple[str, ...]
+
+    @property
+    def message(self) -> EmailMessage:
+        parsed = BytesParser(policy=email.policy.default).parsebytes(self.raw)
+        assert isinstance(parsed, EmailMessage)
+        return parsed
+
+
+class FakeMailer:
+    """Accepts every message (or raises the queued errors first) and keeps what it sent."""
+
+    def __init__(self, *errors: NotifierError) -> None:
+        self.sent: list[SentRaw] = []
+        self.errors = list(errors)
+        self._ids = itertools.count(1)
+
+    def send_raw(
+        self, *, raw: bytes, source: str, destinations: tuple[str, ...], deadline: float
+    ) -> str:
+        if self.errors:
+            raise self.errors.pop(0)
+        self.sent.append(SentRaw(raw, source, destinations))
+        return f"fake-ses-{next(self._ids)}"
+
+
+class FakeAttachmentStore:
+    """Objects in memory, keyed by (bucket, key); records every read."""
+
+    def __init__(self, objects: dict[tuple[str, str], bytes] | None = None) -> None:
+        self.objects = dict(objects or {})
+        self.reads: list[tuple[str, str]] = []
+
+    def size(self, bucket: str, key: str) -> int:
+        return len(self._get(bucket, key))
+
+    def read(self, bucket: str, key: str) -> bytes:
+        self.reads.append((bucket, key))
+        return self._get(bucket, key)
+
+    def _get(self, bucket: str, key: str) -> bytes:
+        try:
+            return self.objects[(bucket, key)]
+        except KeyError:
+            raise AttachmentUnavailable(key, f"does not exist in bucket {bucket!r}") from None
+
+
+class FakeMetrics:
+    """Keeps every flushed value as (name, value, unit, reason)."""
+
+    def __init__(self) -> None:
+        self.pending: list[tuple[str, float, Unit, str | None]] = []
+        self.flushed: list[tuple[str, float, Unit, str | None]] = []
+
+    def add(self, name: str, value: float, unit: Unit, *, reason: str | None = None) -> None:
+        self.pending.append((name, value, unit, reason))
+
+    def flush(self) -> None:
+        self.flushed.extend(self.pending)
+        self.pending.clear()
+
+    def total(self, name: str, reason: str | None = None) -> float:
+        return sum(
+            v for n, v, _u, r in self.flushed if n == name and (reason is None or r == reason)
+        )
+
+
+@attrs.define
+class FakeContext:
+    """Lambda's context: a request id and the time left."""
+
+    aws_request_id: str = "req-1"
+    remaining_ms: int = 30_000
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_ms

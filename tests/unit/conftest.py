@@ -1,0 +1,68 @@
+"""Unit-test wiring: the real composition root with fakes for every port that does I/O."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from notifier.entrypoints.app import App
+from notifier.entrypoints.bootstrap import bootstrap
+from notifier.entrypoints.settings import Settings
+from tests.fakes import FakeAttachmentStore, FakeMailer, FakeMetrics
+
+FIXED_NOW = datetime(2026, 11, 28, 9, 30, tzinfo=UTC)
+
+
+def seed_message(**changes: Any) -> dict[str, Any]:
+    """The producers' sample invoice message, with `changes` applied (None removes a field)."""
+    message: dict[str, Any] = {
+        "sender": "noreply@acubeapi.com",
+        "recipients": ["user@example.com"],
+        "subject": "Votre facture est prête",
+        "text_content": "La facture #12345 est disponible pour téléchargement.",
+        "html_content": "<h1>Facture Prête</h1><p>Facture #12345 disponible.</p>",
+        "bucket_name": "acube-invoices",
+    }
+    message.update(changes)
+    return {k: v for k, v in message.items() if v is not None}
+
+
+@pytest.fixture
+def mailer() -> FakeMailer:
+    return FakeMailer()
+
+
+@pytest.fixture
+def store() -> FakeAttachmentStore:
+    return FakeAttachmentStore({("acube-invoices", "invoices/12345.pdf"): b"%PDF-1.4 facture"})
+
+
+@pytest.fixture
+def metrics() -> FakeMetrics:
+    return FakeMetrics()
+
+
+@pytest.fixture
+def make_app(
+    mailer: FakeMailer, store: FakeAttachmentStore, metrics: FakeMetrics
+) -> Callable[..., App]:
+    def make(**settings: Any) -> App:
+        settings.setdefault("attachment_buckets", ("acube-invoices",))
+        return bootstrap(
+            Settings(**settings),
+            mailer=mailer,
+            attachments=store,
+            metrics=metrics,
+            clock=lambda: FIXED_NOW,
+            configure_logs=False,
+        )
+
+    return make
+
+
+@pytest.fixture
+def app(make_app: Callable[..., App]) -> App:
+    return make_app()
