@@ -43,7 +43,9 @@ def bootstrap(
     session = functools.cache(_aws_session)  # only when a real adapter needs AWS
     if mailer is None:
         mailer = SesMailer(
-            _client(session(), "ses", settings, retries=1), max_attempts=settings.ses_max_attempts
+            _client(session(), "ses", settings, retries=1),
+            max_attempts=settings.ses_max_attempts,
+            configuration_set=settings.ses_configuration_set,
         )
     if attachments is None:
         attachments = S3AttachmentStore(_client(session(), "s3", settings, retries=3))

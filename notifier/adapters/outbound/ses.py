@@ -27,6 +27,7 @@ from notifier.domain.errors import (
 
 if TYPE_CHECKING:
     from mypy_boto3_ses import SESClient
+    from mypy_boto3_ses.type_defs import SendRawEmailRequestTypeDef
 
 log = structlog.get_logger(__name__)
 
@@ -55,12 +56,14 @@ class SesMailer:
         client: SESClient,
         *,
         max_attempts: int,
+        configuration_set: str = "",
         backoff_seconds: float = 0.2,
         max_backoff_seconds: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._client = client
         self._max_attempts = max_attempts
+        self._configuration_set = configuration_set
         self._wait = wait_random_exponential(multiplier=backoff_seconds, max=max_backoff_seconds)
         self._clock = clock
 
@@ -83,9 +86,14 @@ class SesMailer:
         if deadline - self._clock() < MIN_ATTEMPT_SECONDS:
             raise DependencyUnavailable("no time left in this invocation to call SES")
         try:
-            return self._client.send_raw_email(
-                Source=source, Destinations=list(destinations), RawMessage={"Data": raw}
-            )
+            request: SendRawEmailRequestTypeDef = {
+                "Source": source,
+                "Destinations": list(destinations),
+                "RawMessage": {"Data": raw},
+            }
+            if self._configuration_set:
+                request["ConfigurationSetName"] = self._configuration_set
+            return self._client.send_raw_email(**request)
         except ClientError as exc:
             raise translate_client_error(exc) from exc
         except (ConnectionError, HTTPClientError) as exc:

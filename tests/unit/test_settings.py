@@ -1,0 +1,56 @@
+"""Settings: defaults, parsing, and one clear message for every bad value."""
+
+from __future__ import annotations
+
+import pytest
+
+from notifier.entrypoints.settings import MetricsMode, Settings, SettingsError
+
+
+def test_defaults_with_an_empty_environment() -> None:
+    """No variable set: SES limits, EMF metrics, no bucket, any sender."""
+    settings = Settings.from_env({})
+    assert settings == Settings()
+    assert (settings.max_recipients, settings.max_message_bytes) == (50, 10 * 1024 * 1024)
+    assert settings.attachment_buckets == ()
+    assert settings.metrics_mode is MetricsMode.EMF
+
+
+def test_values_are_parsed() -> None:
+    """Comma lists are trimmed, numbers and choices parsed; an empty value counts as unset."""
+    settings = Settings.from_env(
+        {
+            "NOTIFIER_ALLOWED_SENDERS": " noreply@acubeapi.com, @billing.example ,",
+            "NOTIFIER_ATTACHMENT_BUCKETS": "acube-invoices",
+            "NOTIFIER_MAX_RECIPIENTS": "10",
+            "NOTIFIER_METRICS_MODE": "API",
+            "NOTIFIER_LOG_LEVEL": "",
+        }
+    )
+    assert settings.allowed_senders == ("noreply@acubeapi.com", "@billing.example")
+    assert settings.attachment_buckets == ("acube-invoices",)
+    assert settings.max_recipients == 10
+    assert settings.metrics_mode is MetricsMode.API
+    assert settings.log_level == "INFO"
+
+
+def test_every_bad_value_is_named_in_one_error() -> None:
+    """The cold start fails once, naming each bad variable and why."""
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env(
+            {
+                "NOTIFIER_MAX_RECIPIENTS": "51",
+                "NOTIFIER_SEND_CONCURRENCY": "many",
+                "NOTIFIER_METRICS_MODE": "statsd",
+            }
+        )
+    text = str(caught.value)
+    assert "NOTIFIER_MAX_RECIPIENTS: expected a number from 1 to 50, got 51" in text
+    assert "NOTIFIER_SEND_CONCURRENCY: expected a whole number, got 'many'" in text
+    assert "NOTIFIER_METRICS_MODE: expected one of emf, api, off, got 'statsd'" in text
+
+
+def test_the_variable_list_is_complete() -> None:
+    """`Settings.variables()` names one variable per field (the SAM template test relies on it)."""
+    assert len(Settings.variables()) == len(set(Settings.variables())) == 10
+    assert all(name.startswith("NOTIFIER_") for name in Settings.variables())
