@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help init test tests.unit tests.integration lint format invoke.local clean
+.PHONY: help init test tests.unit tests.integration lint lint.python format invoke.local clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_.-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | sort
@@ -29,7 +29,9 @@ tests.unit: $(STAMP) ## unit tests only (no LocalStack)
 tests.integration: $(STAMP) init.localstack ## integration tests against LocalStack
 	$(BIN)/pytest tests/integration
 
-lint: $(STAMP) ## ruff format check, ruff lint, mypy strict on notifier/
+lint: lint.python lint.template ## every check: Python, and the SAM template (cfn-lint, sam validate, checkov)
+
+lint.python: $(STAMP) ## ruff format check, ruff lint, mypy strict on notifier/
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
 	$(BIN)/mypy
