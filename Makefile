@@ -29,7 +29,7 @@ tests.unit: $(STAMP) ## unit tests only (no LocalStack)
 tests.integration: $(STAMP) init.localstack ## integration tests against LocalStack
 	$(BIN)/pytest tests/integration
 
-lint: lint.python lint.template ## every check: Python, and the SAM template (cfn-lint, sam validate, checkov)
+lint: lint.python lint.template lint.docker ## every check: Python, SAM template, Dockerfile and compose file
 
 lint.python: $(STAMP) ## ruff format check, ruff lint, mypy strict on notifier/
 	$(BIN)/ruff format --check .

@@ -7,6 +7,7 @@ never at import time.
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Literal
@@ -66,7 +67,8 @@ def bootstrap(
 
 
 def _aws_session() -> boto3.session.Session:
-    session = boto3.session.Session()
+    # boto3 reads AWS_DEFAULT_REGION; Lambda sets both, a developer often only AWS_REGION.
+    session = boto3.session.Session(region_name=os.environ.get("AWS_REGION") or None)
     if session.region_name is None:
         raise SettingsError("invalid settings: AWS_REGION (or AWS_DEFAULT_REGION) is not set")
     return session

@@ -1,0 +1,36 @@
+# The notifier function's image: `sam build` builds it for template.yaml, `make build` and
+# `docker compose up` for local runs. README.md "Run it in containers" says how.
+#
+# The AWS Lambda base image brings Python 3.12, the runtime interface client that calls the
+# handler in Lambda, and the Runtime Interface Emulator that serves the Invoke API on port 8080
+# when the image runs anywhere else.
+ARG BASE_IMAGE=public.ecr.aws/lambda/python:3.12
+
+# Build stage: the same base, so the wheels and the byte code match the runtime's Python.
+FROM ${BASE_IMAGE} AS build
+
+# Runtime dependencies only, every one pinned and hashed (`make lock` writes the file), as
+# wheels: nothing is compiled, so no build tools are needed.
+COPY requirements/lambda.txt /tmp/requirements.txt
+RUN python3 -m pip install --no-cache-dir --disable-pip-version-check --no-compile \
+        --require-hashes --only-binary=:all: --target /opt/deps -r /tmp/requirements.txt
+
+COPY notifier/ /opt/app/notifier/
+
+# Byte code written now, because Lambda's file system is read-only: checked against a hash of
+# the source rather than its mtime, which copying between stages need not keep. Read access
+# for everyone: Lambda runs the handler as a user other than the owner of these files.
+RUN python3 -m compileall -q -j 0 --invalidation-mode checked-hash /opt/deps /opt/app \
+    && chmod -R a+rX /opt/deps /opt/app
+
+# Final stage: the base image plus two layers, dependencies first (they change least).
+FROM ${BASE_IMAGE}
+
+COPY --from=build /opt/deps/ ${LAMBDA_TASK_ROOT}/
+COPY --from=build /opt/app/ ${LAMBDA_TASK_ROOT}/
+
+# The base image's working directory already; stated because `python3 -m notifier ...`
+# (compose's provision and runner services) finds the package through it.
+WORKDIR ${LAMBDA_TASK_ROOT}
+
+CMD ["notifier.entrypoints.lambda_handler.handler"]
