@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help init test tests.unit tests.integration lint lint.python format invoke.local clean
+.PHONY: help init test tests.unit tests.integration tests.e2e lint lint.python format invoke.local clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_.-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | sort
@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml
 
 init: $(STAMP) init.localstack ## create .venv (Python 3.12) and the test-only LocalStack environment
 
-test: $(STAMP) init.localstack ## unit + integration tests (the README's test command)
+test: $(STAMP) init.localstack ## unit, integration, e2e (and container, with Docker) tests: the README's test command
 	$(BIN)/pytest tests
 
 tests.unit: $(STAMP) ## unit tests only (no LocalStack)
@@ -28,6 +28,9 @@ tests.unit: $(STAMP) ## unit tests only (no LocalStack)
 
 tests.integration: $(STAMP) init.localstack ## integration tests against LocalStack
 	$(BIN)/pytest tests/integration
+
+tests.e2e: $(STAMP) init.localstack ## end-to-end: SQS/SNS -> runner -> handler -> SES on LocalStack
+	$(BIN)/pytest tests/e2e
 
 lint: lint.python lint.template lint.docker ## every check: Python, SAM template, Dockerfile and compose file
 

@@ -1,0 +1,363 @@
+"""`python -m notifier provision`: what the notifier talks to, wherever AWS_ENDPOINT_URL points.
+
+The local stand-in for the stack's entry points: the email queue and its dead-letter queue,
+the email topic feeding the queue (filter `channel = email`), the SES sender domains and the
+attachments bucket. Idempotent: each resource is read first and only created or corrected when
+it differs, so a second run changes nothing. The one function, `provision()`, serves the CLI,
+the compose init and the tests.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import TYPE_CHECKING, Any
+
+import attrs
+import boto3
+from botocore.exceptions import ClientError
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_ses import SESClient
+    from mypy_boto3_sns import SNSClient
+    from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_sqs.literals import QueueAttributeNameType
+
+SAMPLE_ATTACHMENT_KEY = "invoices/12345.pdf"
+FILTER_POLICY = {"channel": ["email"]}
+QUEUE_RETENTION_SECONDS = 345_600  # 4 days, as in template.yaml
+DEAD_LETTER_RETENTION_SECONDS = 1_209_600  # 14 days, the maximum, as in template.yaml
+_JSON_QUEUE_ATTRIBUTES = frozenset({"RedrivePolicy", "Policy"})
+
+
+@attrs.frozen(kw_only=True)
+class ProvisionConfig:
+    """Names and knobs; the defaults are the ones the README and the CLI use."""
+
+    queue_name: str = "notifier-email"
+    dead_letter_queue_name: str = "notifier-email-dlq"
+    topic_name: str = "notifier-email"
+    # 180 s for parity with AWS; local runs and tests lower it so retries come back quickly.
+    visibility_timeout: int = attrs.field(
+        default=180, validator=attrs.validators.in_(range(43_201))
+    )
+    max_receive_count: int = attrs.field(default=3, validator=attrs.validators.in_(range(1, 1001)))
+    sender_domains: tuple[str, ...] = ("acubeapi.com",)
+    bucket: str = "acube-invoices"
+    sample_attachment: bool = False
+
+
+@attrs.frozen(kw_only=True)
+class AwsClients:
+    """The four clients provisioning needs; `from_session` builds them from one session."""
+
+    sqs: SQSClient
+    sns: SNSClient
+    ses: SESClient
+    s3: S3Client
+
+    @classmethod
+    def from_session(cls, session: boto3.session.Session) -> AwsClients:
+        return cls(
+            sqs=session.client("sqs"),
+            sns=session.client("sns"),
+            ses=session.client("ses"),
+            s3=session.client("s3"),
+        )
+
+
+@attrs.frozen(kw_only=True)
+class Provisioned:
+    """What exists now, and what this run had to create or correct (empty: nothing)."""
+
+    queue_url: str
+    queue_arn: str
+    dead_letter_queue_url: str
+    dead_letter_queue_arn: str
+    topic_arn: str
+    subscription_arn: str
+    sender_domains: tuple[tuple[str, str], ...]  # (domain, SES verification status)
+    bucket: str
+    sample_attachment: str | None
+    visibility_timeout: int
+    max_receive_count: int
+    changes: tuple[str, ...]
+
+    def lines(self) -> list[str]:
+        """A human-readable report, one resource a line."""
+        domains = ", ".join(f"{domain} ({status})" for domain, status in self.sender_domains)
+        return [
+            f"queue         {self.queue_url}",
+            f"              visibility timeout {self.visibility_timeout} s,"
+            f" dead-letter after {self.max_receive_count} receives",
+            f"dead letters  {self.dead_letter_queue_url}",
+            f"topic         {self.topic_arn}",
+            f"subscription  {self.subscription_arn} (queue, filter {json.dumps(FILTER_POLICY)})",
+            f"ses domains   {domains or '(none)'}",
+            f"bucket        s3://{self.bucket}",
+            f"sample        {self.sample_attachment or '(not uploaded)'}",
+            *(
+                [f"changed       {change}" for change in self.changes]
+                or ["unchanged     everything was already in place"]
+            ),
+        ]
+
+
+def provision(aws: boto3.session.Session | AwsClients, *, config: ProvisionConfig) -> Provisioned:
+    """Create or correct every resource; safe to run any number of times."""
+    clients = aws if isinstance(aws, AwsClients) else AwsClients.from_session(aws)
+    return _Provisioner(clients).run(config)
+
+
+class _Provisioner:
+    def __init__(self, clients: AwsClients) -> None:
+        self._aws = clients
+        self._changes: list[str] = []
+
+    def run(self, config: ProvisionConfig) -> Provisioned:
+        dlq_url = self._queue(
+            config.dead_letter_queue_name,
+            {"MessageRetentionPeriod": str(DEAD_LETTER_RETENTION_SECONDS)},
+        )
+        dlq_arn = self._queue_arn(dlq_url)
+        topic_arn = self._topic(config.topic_name)
+        queue_url = self._queue_url(config.queue_name)
+        queue_arn = _arn_from_topic(topic_arn, "sqs", config.queue_name)
+        queue_url = self._queue(
+            config.queue_name,
+            {
+                "VisibilityTimeout": str(config.visibility_timeout),
+                "MessageRetentionPeriod": str(QUEUE_RETENTION_SECONDS),
+                "RedrivePolicy": json.dumps(
+                    {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": config.max_receive_count}
+                ),
+                "Policy": json.dumps(_topic_may_send(queue_arn, topic_arn)),
+            },
+            known_url=queue_url,
+        )
+        queue_arn = self._queue_arn(queue_url)
+        subscription_arn = self._subscription(topic_arn, queue_arn)
+        domains = self._sender_domains(config.sender_domains)
+        self._bucket(config.bucket)
+        sample = self._sample(config.bucket) if config.sample_attachment else None
+        return Provisioned(
+            queue_url=queue_url,
+            queue_arn=queue_arn,
+            dead_letter_queue_url=dlq_url,
+            dead_letter_queue_arn=dlq_arn,
+            topic_arn=topic_arn,
+            subscription_arn=subscription_arn,
+            sender_domains=domains,
+            bucket=config.bucket,
+            sample_attachment=sample,
+            visibility_timeout=config.visibility_timeout,
+            max_receive_count=config.max_receive_count,
+            changes=tuple(self._changes),
+        )
+
+    def _queue_url(self, name: str) -> str | None:
+        try:
+            return self._aws.sqs.get_queue_url(QueueName=name)["QueueUrl"]
+        except self._aws.sqs.exceptions.QueueDoesNotExist:
+            return None
+
+    def _queue(
+        self, name: str, wanted: dict[QueueAttributeNameType, str], known_url: str | None = None
+    ) -> str:
+        # CreateQueue on an existing queue fails when any attribute differs: read, then correct.
+        url = known_url or self._queue_url(name)
+        if url is None:
+            self._changes.append(f"created queue {name}")
+            return self._aws.sqs.create_queue(QueueName=name, Attributes=wanted)["QueueUrl"]
+        current = self._aws.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])
+        have = current.get("Attributes", {})
+        stale = {k: v for k, v in wanted.items() if not _same_attribute(k, have.get(k), v)}
+        if stale:
+            self._aws.sqs.set_queue_attributes(QueueUrl=url, Attributes=stale)
+            self._changes.append(f"set {', '.join(sorted(stale))} of queue {name}")
+        return url
+
+    def _queue_arn(self, url: str) -> str:
+        attributes = self._aws.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
+        return attributes["Attributes"]["QueueArn"]
+
+    def _topic(self, name: str) -> str:
+        arn = find_topic(self._aws.sns, name)
+        if arn is not None:
+            return arn
+        self._changes.append(f"created topic {name}")
+        return self._aws.sns.create_topic(Name=name)["TopicArn"]
+
+    def _subscription(self, topic_arn: str, queue_arn: str) -> str:
+        wanted = {
+            "FilterPolicy": json.dumps(FILTER_POLICY),
+            "FilterPolicyScope": "MessageAttributes",
+            # The queue gets the SNS envelope; the SQS inbound adapter unwraps it.
+            "RawMessageDelivery": "false",
+        }
+        pages = self._aws.sns.get_paginator("list_subscriptions_by_topic").paginate(
+            TopicArn=topic_arn
+        )
+        for page in pages:
+            for sub in page.get("Subscriptions", []):
+                if sub.get("Protocol") == "sqs" and sub.get("Endpoint") == queue_arn:
+                    arn = sub["SubscriptionArn"]
+                    have = self._aws.sns.get_subscription_attributes(SubscriptionArn=arn)
+                    for name, value in wanted.items():
+                        if not _same_json(have.get("Attributes", {}).get(name), value):
+                            self._aws.sns.set_subscription_attributes(
+                                SubscriptionArn=arn, AttributeName=name, AttributeValue=value
+                            )
+                            self._changes.append(f"set {name} of the queue's subscription")
+                    return arn
+        self._changes.append("subscribed the queue to the topic")
+        return self._aws.sns.subscribe(
+            TopicArn=topic_arn,
+            Protocol="sqs",
+            Endpoint=queue_arn,
+            Attributes=wanted,
+            ReturnSubscriptionArn=True,
+        )["SubscriptionArn"]
+
+    def _sender_domains(self, domains: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+        if not domains:
+            return ()
+        ses = self._aws.ses
+        # Not GetIdentityVerificationAttributes: LocalStack answers "Success" for any identity.
+        known = {
+            identity
+            for page in ses.get_paginator("list_identities").paginate(IdentityType="Domain")
+            for identity in page["Identities"]
+        }
+        for domain in domains:
+            if domain not in known:
+                token = ses.verify_domain_identity(Domain=domain)["VerificationToken"]
+                self._changes.append(
+                    f"asked SES to verify {domain} (DNS: _amazonses.{domain} TXT {token})"
+                )
+        status = ses.get_identity_verification_attributes(Identities=list(domains))
+        attributes = status["VerificationAttributes"]
+        return tuple(
+            (d, attributes[d]["VerificationStatus"] if d in attributes else "?") for d in domains
+        )
+
+    def _bucket(self, bucket: str) -> None:
+        s3 = self._aws.s3
+        try:
+            s3.head_bucket(Bucket=bucket)
+            return
+        except ClientError as exc:
+            if _error_code(exc) not in {"404", "NoSuchBucket", "NotFound"}:
+                raise  # 403: the name is taken by someone else; nothing to provision here
+        region = s3.meta.region_name
+        if region in (None, "us-east-1"):
+            s3.create_bucket(Bucket=bucket)
+        else:
+            s3.create_bucket(
+                Bucket=bucket,
+                CreateBucketConfiguration={"LocationConstraint": region},  # type: ignore[typeddict-item]  # any region name
+            )
+        self._changes.append(f"created bucket {bucket}")
+
+    def _sample(self, bucket: str) -> str:
+        body = sample_pdf()
+        try:
+            head = self._aws.s3.head_object(Bucket=bucket, Key=SAMPLE_ATTACHMENT_KEY)
+            # A single-part upload's ETag is the MD5 of the content.
+            current: str | None = head["ETag"].strip('"')
+        except ClientError as exc:
+            if _error_code(exc) not in {"404", "NoSuchKey", "NotFound"}:
+                raise
+            current = None
+        if current != hashlib.md5(body, usedforsecurity=False).hexdigest():
+            self._aws.s3.put_object(
+                Bucket=bucket, Key=SAMPLE_ATTACHMENT_KEY, Body=body, ContentType="application/pdf"
+            )
+            self._changes.append(f"uploaded s3://{bucket}/{SAMPLE_ATTACHMENT_KEY}")
+        return f"s3://{bucket}/{SAMPLE_ATTACHMENT_KEY}"
+
+
+def find_topic(sns: SNSClient, name: str) -> str | None:
+    """The ARN of the topic called `name`, or None if there is none."""
+    for page in sns.get_paginator("list_topics").paginate():
+        for topic in page.get("Topics", []):
+            if topic["TopicArn"].rsplit(":", 1)[-1] == name:
+                return topic["TopicArn"]
+    return None
+
+
+def sample_pdf(text: str = "Facture #12345") -> bytes:
+    """A one-page PDF showing `text`, with a correct cross-reference table (a few hundred bytes)."""
+    content = f"BT /F1 24 Tf 72 760 Td ({text}) Tj ET".encode("latin-1")
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R"
+        b" /Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Length %d >>\nstream\n%s\nendstream" % (len(content), content),
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    pdf = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(pdf))
+        pdf += b"%d 0 obj\n%s\nendobj\n" % (number, body)
+    xref = len(pdf)
+    pdf += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    pdf += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    pdf += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1,
+        xref,
+    )
+    return bytes(pdf)
+
+
+def _topic_may_send(queue_arn: str, topic_arn: str) -> dict[str, Any]:
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "EmailTopicSends",
+                "Effect": "Allow",
+                "Principal": {"Service": "sns.amazonaws.com"},
+                "Action": "sqs:SendMessage",
+                "Resource": queue_arn,
+                "Condition": {"ArnEquals": {"aws:SourceArn": topic_arn}},
+            }
+        ],
+    }
+
+
+def _arn_from_topic(topic_arn: str, service: str, name: str) -> str:
+    """The ARN of `name` in the topic's partition, region and account (before it exists)."""
+    arn, partition, _sns, region, account, _topic = topic_arn.split(":", 5)
+    return ":".join((arn, partition, service, region, account, name))
+
+
+def _same_attribute(name: str, have: str | None, wanted: str) -> bool:
+    if have is None:
+        return False
+    if name == "RedrivePolicy":
+        # SQS may echo maxReceiveCount as a string or a number.
+        mine, theirs = json.loads(wanted), json.loads(have)
+        return bool(
+            mine["deadLetterTargetArn"] == theirs.get("deadLetterTargetArn")
+            and int(mine["maxReceiveCount"]) == int(theirs.get("maxReceiveCount", 0))
+        )
+    if name in _JSON_QUEUE_ATTRIBUTES:
+        return _same_json(have, wanted)
+    return have == wanted
+
+
+def _same_json(have: str | None, wanted: str) -> bool:
+    if have is None:
+        return False
+    try:
+        return bool(json.loads(have) == json.loads(wanted))
+    except ValueError:
+        return have == wanted
+
+
+def _error_code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))

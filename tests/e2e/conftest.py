@@ -1,0 +1,166 @@
+"""End-to-end tier: producer -> SQS or SNS -> the runner -> the real handler -> LocalStack's SES.
+
+One LocalStack per session. Every test provisions its own queue, dead-letter queue and topic
+(unique names, a short visibility timeout) with the same `provision()` the CLI uses, so tests
+never see each other's messages. The handler is configured, as in Lambda, only through the
+environment.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import attrs
+import boto3
+import pytest
+
+from notifier.entrypoints.bootstrap import bootstrap
+from notifier.entrypoints.provision import ProvisionConfig, Provisioned, provision
+from notifier.entrypoints.runner import InProcessFunction, Runner, SqsQueue, StopFlag
+from tests.support.localstack import LocalStack, start_localstack
+from tests.support.ses_outbox import SesOutbox
+
+SERVICES = "sqs,sns,ses,s3"
+REGION = "us-east-1"
+SENDER = "noreply@acubeapi.com"
+BUCKET = "acube-invoices"
+# Long enough for one send (the handler keeps 1 s of its budget back, the SES adapter wants 1 s
+# for an attempt), short enough that a failed message is received again within seconds.
+VISIBILITY_TIMEOUT = 3
+WAIT_SECONDS = 1  # the runner's long poll: also how long stopping it can take
+HERE = Path(__file__).parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test under tests/e2e as `e2e`."""
+    for item in items:
+        if item.path.is_relative_to(HERE):
+            item.add_marker(pytest.mark.e2e)
+
+
+@pytest.fixture(scope="session")
+def localstack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    """A LocalStack for the whole e2e session (the environment is set per test, below)."""
+    running = start_localstack(services=SERVICES, workdir=tmp_path_factory.mktemp("localstack"))
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture(autouse=True)
+def environment(localstack: LocalStack, monkeypatch: pytest.MonkeyPatch) -> None:
+    """AWS clients pointed at LocalStack, and the handler's settings, for this process and
+    for every `python -m notifier` the test starts."""
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    for name, value in {
+        "AWS_ENDPOINT_URL": localstack.endpoint_url,
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION,
+        "NOTIFIER_ALLOWED_SENDERS": "@acubeapi.com",
+        "NOTIFIER_ATTACHMENT_BUCKETS": BUCKET,
+        "NOTIFIER_METRICS_MODE": "off",
+    }.items():
+        monkeypatch.setenv(name, value)
+
+
+@pytest.fixture
+def ses_outbox(localstack: LocalStack) -> SesOutbox:
+    """LocalStack's SES outbox, emptied before the test."""
+    outbox = SesOutbox(endpoint_url=localstack.endpoint_url)
+    outbox.clear()
+    return outbox
+
+
+@pytest.fixture
+def stack() -> Provisioned:
+    """This test's own queue, dead-letter queue (3 receives) and topic, plus the shared SES
+    domain, bucket and sample invoice."""
+    name = f"e2e-{uuid.uuid4().hex[:12]}"
+    return provision(
+        boto3.session.Session(),
+        config=ProvisionConfig(
+            queue_name=name,
+            dead_letter_queue_name=f"{name}-dlq",
+            topic_name=name,
+            visibility_timeout=VISIBILITY_TIMEOUT,
+            bucket=BUCKET,
+            sample_attachment=True,
+        ),
+    )
+
+
+@attrs.define
+class BackgroundRunner:
+    """The SQS runner with the in-process handler, on a thread of the test process."""
+
+    runner: Runner
+    stop: StopFlag = attrs.field(factory=StopFlag)
+    lines: list[str] = attrs.field(factory=list)
+    errors: list[BaseException] = attrs.field(factory=list)
+    thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self.thread = threading.Thread(target=self._run, name="sqs-runner", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            self.runner.run(self.stop)
+        except BaseException as exc:  # noqa: BLE001 - close() fails the test with it
+            self.errors.append(exc)
+
+    def close(self) -> None:
+        """Stop after the batch in flight; fail the test if the runner crashed or hung."""
+        self.stop.set()
+        assert self.thread is not None
+        self.thread.join(timeout=WAIT_SECONDS + 10)
+        assert not self.thread.is_alive(), "the runner did not stop"
+        assert self.errors == []
+
+
+@pytest.fixture
+def runner(stack: Provisioned) -> Iterator[BackgroundRunner]:
+    """`serve` on this test's queue, running until the test ends."""
+    lines: list[str] = []
+    background = BackgroundRunner(
+        runner=Runner(
+            queue=SqsQueue.connect(boto3.client("sqs"), url=stack.queue_url),
+            function=InProcessFunction(bootstrap(configure_logs=False)),
+            wait_seconds=WAIT_SECONDS,
+            report=lines.append,
+        ),
+        lines=lines,
+    )
+    background.start()
+    try:
+        yield background
+    finally:
+        background.close()
+
+
+def queue_depth(url: str) -> tuple[int, int]:
+    """(messages waiting, messages in flight) in the queue at `url`."""
+    attributes = boto3.client("sqs").get_queue_attributes(
+        QueueUrl=url,
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
+    return (
+        int(attributes["ApproximateNumberOfMessages"]),
+        int(attributes["ApproximateNumberOfMessagesNotVisible"]),
+    )
+
+
+def wait_until(condition: Callable[[], bool], *, timeout_s: float, what: str) -> None:
+    """Poll `condition` until it holds; fail naming `what` after `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout_s} s: {what}")
+        time.sleep(0.1)

@@ -1,0 +1,111 @@
+"""`provision` creates the local stand-in for the stack, and a second run changes nothing."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+import attrs
+import boto3
+import pytest
+
+from notifier.entrypoints.cli import main
+from notifier.entrypoints.provision import (
+    SAMPLE_ATTACHMENT_KEY,
+    ProvisionConfig,
+    provision,
+    sample_pdf,
+)
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def fresh(**settings: Any) -> ProvisionConfig:
+    """A configuration whose queues and topic no other test uses."""
+    name = f"e2e-{uuid.uuid4().hex[:12]}"
+    return ProvisionConfig(
+        queue_name=name, dead_letter_queue_name=f"{name}-dlq", topic_name=name, **settings
+    )
+
+
+def test_provisioning_creates_everything_and_a_second_run_changes_nothing() -> None:
+    """GIVEN nothing WHEN provisioned THEN the queue redrives to its DLQ after 3 receives, the
+    topic feeds the queue through the filter channel=email, SES knows the sender domain and
+    the bucket holds the sample invoice; the same call again changes nothing."""
+    bucket = f"e2e-{uuid.uuid4().hex[:12]}"
+    config = fresh(
+        visibility_timeout=5,
+        sender_domains=("acubeapi.com", "example.org"),
+        bucket=bucket,
+        sample_attachment=True,
+    )
+
+    first = provision(boto3.session.Session(), config=config)
+    again = provision(boto3.session.Session(), config=config)
+
+    assert first.changes
+    assert again.changes == ()
+    assert again == attrs.evolve(first, changes=())
+    sqs, sns, s3 = boto3.client("sqs"), boto3.client("sns"), boto3.client("s3")
+    attributes = sqs.get_queue_attributes(QueueUrl=first.queue_url, AttributeNames=["All"])[
+        "Attributes"
+    ]
+    assert attributes["VisibilityTimeout"] == "5"
+    redrive = json.loads(attributes["RedrivePolicy"])
+    assert redrive["deadLetterTargetArn"] == first.dead_letter_queue_arn
+    assert int(redrive["maxReceiveCount"]) == 3
+    (statement,) = json.loads(attributes["Policy"])["Statement"]
+    assert statement["Condition"] == {"ArnEquals": {"aws:SourceArn": first.topic_arn}}
+    subscription = sns.get_subscription_attributes(SubscriptionArn=first.subscription_arn)
+    assert subscription["Attributes"]["Endpoint"] == first.queue_arn
+    assert json.loads(subscription["Attributes"]["FilterPolicy"]) == {"channel": ["email"]}
+    assert subscription["Attributes"]["FilterPolicyScope"] == "MessageAttributes"
+    domains = boto3.client("ses").list_identities(IdentityType="Domain")["Identities"]
+    assert {"acubeapi.com", "example.org"} <= set(domains)
+    pdf = s3.get_object(Bucket=bucket, Key=SAMPLE_ATTACHMENT_KEY)
+    assert pdf["ContentType"] == "application/pdf"
+    assert pdf["Body"].read() == sample_pdf()
+
+
+def test_a_changed_setting_is_corrected_in_place() -> None:
+    """Provisioning with another visibility timeout updates the queue instead of failing
+    (CreateQueue alone refuses an existing queue with different attributes)."""
+    config = fresh(visibility_timeout=5)
+    first = provision(boto3.session.Session(), config=config)
+
+    changed = provision(boto3.session.Session(), config=attrs.evolve(config, visibility_timeout=9))
+
+    assert changed.changes == (f"set VisibilityTimeout of queue {config.queue_name}",)
+    assert changed.queue_url == first.queue_url
+    attributes = boto3.client("sqs").get_queue_attributes(
+        QueueUrl=first.queue_url, AttributeNames=["VisibilityTimeout"]
+    )["Attributes"]
+    assert attributes["VisibilityTimeout"] == "9"
+
+
+def test_the_provision_command_prints_what_it_provisioned(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`python -m notifier provision` prints the queue URLs, the topic ARN and the bucket, then
+    what it changed; the second run says everything was already in place."""
+    config = fresh()
+    argv = [
+        "provision",
+        f"--queue-name={config.queue_name}",
+        f"--dead-letter-queue-name={config.dead_letter_queue_name}",
+        f"--topic-name={config.topic_name}",
+        "--visibility-timeout=5",
+    ]
+
+    assert main(argv) == 0
+    first = capsys.readouterr().out
+    assert main(argv) == 0
+    second = capsys.readouterr().out
+
+    queue_url = boto3.client("sqs").get_queue_url(QueueName=config.queue_name)["QueueUrl"]
+    assert f"queue         {queue_url}\n" in first
+    assert f":{config.topic_name}\n" in first
+    assert "bucket        s3://acube-invoices\n" in first
+    assert f"changed       created queue {config.queue_name}\n" in first
+    assert second.endswith("unchanged     everything was already in place\n")
