@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Collection
 from typing import Protocol
 
 from notifier.domain.model import Mailbox
+from notifier.domain.state import IdempotencyRecord, Suppression
 
 
 class AddressParser(Protocol):
@@ -52,4 +54,47 @@ class Metrics(Protocol):
 
     def flush(self) -> None:
         """Publish what was recorded since the last flush."""
+        ...
+
+
+class IdempotencyStore(Protocol):
+    """Idempotency records (Powertools-style semantics, checked in code, not by TTL)."""
+
+    def claim(self, record: IdempotencyRecord, *, now: float) -> IdempotencyRecord | None:
+        """Atomically write `record` (IN_PROGRESS) unless a live record holds its key.
+
+        Return None when written; otherwise the live record, untouched. A record whose
+        `expires_at` <= `now` is not live: it is overwritten (taken over)."""
+        ...
+
+    def complete(self, key: str, *, ses_message_id: str, expires_at: float) -> None:
+        """Mark the key COMPLETED with the SES message id, live until `expires_at`."""
+        ...
+
+    def release(self, key: str) -> None:
+        """Delete the key's record (the send failed before SES accepted it)."""
+        ...
+
+
+class SuppressionList(Protocol):
+    """Addresses that bounced for good or complained, plus transient-bounce counts."""
+
+    def suppressed(self, addresses: Collection[str]) -> set[str]:
+        """The subset of `addresses` (lower-case ASCII) that is suppressed."""
+        ...
+
+    def add(self, entry: Suppression) -> None:
+        """Suppress an address (replacing any earlier entry for it)."""
+        ...
+
+    def remove(self, address: str) -> bool:
+        """Stop suppressing an address (and forget its transient bounces); False if absent."""
+        ...
+
+    def entries(self) -> list[Suppression]:
+        """Every suppressed address, sorted by address."""
+        ...
+
+    def count_transient_bounce(self, address: str, *, at: float, window_seconds: float) -> int:
+        """Record one transient bounce at `at`; return how many fell within the window."""
         ...

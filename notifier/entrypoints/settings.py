@@ -82,6 +82,13 @@ class Settings:
     send_concurrency: int = _setting("NOTIFIER_SEND_CONCURRENCY", 10, _bounded_int(1, 64))
     ses_max_attempts: int = _setting("NOTIFIER_SES_MAX_ATTEMPTS", 4, _bounded_int(1, 10))
     ses_configuration_set: str = _setting("NOTIFIER_SES_CONFIGURATION_SET", "", str.strip)
+    state_table: str = _setting("NOTIFIER_STATE_TABLE", "", str.strip)
+    idempotency_ttl_seconds: int = _setting(
+        "NOTIFIER_IDEMPOTENCY_TTL_SECONDS", 24 * 3600, _bounded_int(60, 30 * 24 * 3600)
+    )
+    transient_bounce_limit: int = _setting(
+        "NOTIFIER_TRANSIENT_BOUNCE_LIMIT", 3, _bounded_int(1, 100)
+    )
     metrics_mode: MetricsMode = _setting("NOTIFIER_METRICS_MODE", MetricsMode.EMF, _metrics_mode)
     metrics_namespace: str = _setting("NOTIFIER_METRICS_NAMESPACE", "Notifier", str.strip)
     log_level: str = _setting("NOTIFIER_LOG_LEVEL", "INFO", _log_level)

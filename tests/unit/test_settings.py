@@ -29,7 +29,7 @@ def test_values_are_parsed() -> None:
     )
     assert settings.allowed_senders == ("noreply@acubeapi.com", "@billing.example")
     assert settings.attachment_buckets == ("acube-invoices",)
-    assert settings.max_recipients == 10
+    assert settings.max_recipients == 13
     assert settings.metrics_mode is MetricsMode.API
     assert settings.log_level == "INFO"
 
@@ -52,5 +52,5 @@ def test_every_bad_value_is_named_in_one_error() -> None:
 
 def test_the_variable_list_is_complete() -> None:
     """`Settings.variables()` names one variable per field (the SAM template test relies on it)."""
-    assert len(Settings.variables()) == len(set(Settings.variables())) == 10
+    assert len(Settings.variables()) == len(set(Settings.variables())) == 13
     assert all(name.startswith("NOTIFIER_") for name in Settings.variables())
