@@ -29,7 +29,7 @@ def test_values_are_parsed() -> None:
     )
     assert settings.allowed_senders == ("noreply@acubeapi.com", "@billing.example")
     assert settings.attachment_buckets == ("acube-invoices",)
-    assert settings.max_recipients == 13
+    assert settings.max_recipients == 10
     assert settings.metrics_mode is MetricsMode.API
     assert settings.log_level == "INFO"
 
