@@ -60,9 +60,13 @@ def function(template: dict[str, Any]) -> dict[str, Any]:
     return properties
 
 
-def _event(function: dict[str, Any], kind: str) -> dict[str, Any]:
-    events = [e["Properties"] for e in function["Events"].values() if e["Type"] == kind]
-    assert len(events) == 1, f"the function has exactly one {kind} event"
+def _event(function: dict[str, Any], kind: str, name: str | None = None) -> dict[str, Any]:
+    events = [
+        e["Properties"]
+        for event_name, e in function["Events"].items()
+        if e["Type"] == kind and name in (None, event_name)
+    ]
+    assert len(events) == 1, f"the function has exactly one {kind} event named {name or 'any'}"
     properties: dict[str, Any] = events[0]
     return properties
 
@@ -84,6 +88,8 @@ def _possible_values(value: Any, parameters: dict[str, Any]) -> list[str]:
     default, allowed values and bounds (`!Join` over a list parameter included)."""
     if isinstance(value, dict) and "Fn::Join" in value:
         value = value["Fn::Join"][1]
+    if isinstance(value, dict) and set(value) == {"Ref"} and value["Ref"] not in parameters:
+        return []  # a resource's name (the state table), chosen by CloudFormation
     if isinstance(value, dict) and set(value) == {"Ref"}:
         parameter = parameters[value["Ref"]]
         candidates = [parameter.get(key) for key in ("Default", "MinValue", "MaxValue")]
@@ -162,9 +168,45 @@ def test_queue_visibility_timeout_is_at_least_six_function_timeouts(
 def test_topic_event_is_filtered_to_email_messages(function: dict[str, Any]) -> None:
     """The SNS subscription carries a filter policy, so the function is only
     invoked for messages meant for it."""
-    event = _event(function, "SNS")
+    event = _event(function, "SNS", "EmailTopic")
 
     assert event["FilterPolicy"]
+
+
+def test_ses_feedback_reaches_the_function_unfiltered(
+    template: dict[str, Any], function: dict[str, Any]
+) -> None:
+    """SES notifications carry no message attributes: the feedback topic's subscription has no
+    filter, and SES may publish to that topic."""
+    event = _event(function, "SNS", "FeedbackTopic")
+    topic = event["Topic"]["Ref"]
+    policies = [
+        r["Properties"]
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::SNS::TopicPolicy" and {"Ref": topic} in r["Properties"]["Topics"]
+    ]
+
+    assert "FilterPolicy" not in event
+    assert any(
+        statement["Principal"] == {"Service": "ses.amazonaws.com"}
+        for policy in policies
+        for statement in policy["PolicyDocument"]["Statement"]
+    )
+
+
+def test_the_state_table_is_wired_with_ttl(
+    template: dict[str, Any], function: dict[str, Any]
+) -> None:
+    """NOTIFIER_STATE_TABLE names a DynamoDB table of this template keyed on `pk`, TTL on `ttl`."""
+    reference = function["Environment"]["Variables"]["NOTIFIER_STATE_TABLE"]
+    table = template["Resources"][reference["Ref"]]
+
+    assert table["Type"] == "AWS::DynamoDB::Table"
+    assert table["Properties"]["KeySchema"] == [{"AttributeName": "pk", "KeyType": "HASH"}]
+    assert table["Properties"]["TimeToLiveSpecification"] == {
+        "AttributeName": "ttl",
+        "Enabled": True,
+    }
 
 
 def test_failed_asynchronous_invocations_go_to_a_queue(
