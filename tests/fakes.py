@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email.policy
 import itertools
+from collections.abc import Collection
 from email.message import EmailMessage
 from email.parser import BytesParser
 
@@ -11,6 +12,12 @@ import attrs
 
 from notifier.domain.errors import AttachmentUnavailable, NotifierError
 from notifier.domain.ports import Unit
+from notifier.domain.state import (
+    IdempotencyRecord,
+    RecordStatus,
+    Suppression,
+    SuppressionReason,
+)
 
 
 @attrs.frozen
@@ -18,6 +25,8 @@ class SentRaw:
     raw: bytes
     source: str
     destinations: tuple[str, ...]
+    configuration_set: str | None = None
+    tags: tuple[tuple[str, str], ...] = ()
 
     @property
     def message(self) -> EmailMessage:
@@ -35,11 +44,18 @@ class FakeMailer:
         self._ids = itertools.count(1)
 
     def send_raw(
-        self, *, raw: bytes, source: str, destinations: tuple[str, ...], deadline: float
+        self,
+        *,
+        raw: bytes,
+        source: str,
+        destinations: tuple[str, ...],
+        deadline: float,
+        configuration_set: str | None = None,
+        tags: tuple[tuple[str, str], ...] = (),
     ) -> str:
         if self.errors:
             raise self.errors.pop(0)
-        self.sent.append(SentRaw(raw, source, destinations))
+        self.sent.append(SentRaw(raw, source, destinations, configuration_set, tags))
         return f"fake-ses-{next(self._ids)}"
 
 
@@ -93,3 +109,56 @@ class FakeContext:
 
     def get_remaining_time_in_millis(self) -> int:
         return self.remaining_ms
+
+
+class FakeIdempotencyStore:
+    """The conditional-write semantics of the DynamoDB adapter, in a dict."""
+
+    def __init__(self) -> None:
+        self.records: dict[str, IdempotencyRecord] = {}
+
+    def claim(self, record: IdempotencyRecord, *, now: float) -> IdempotencyRecord | None:
+        existing = self.records.get(record.key)
+        if existing is not None and existing.expires_at > now:
+            return existing
+        self.records[record.key] = record
+        return None
+
+    def complete(self, key: str, *, ses_message_id: str, expires_at: float) -> None:
+        self.records[key] = attrs.evolve(
+            self.records[key],
+            status=RecordStatus.COMPLETED,
+            ses_message_id=ses_message_id,
+            expires_at=expires_at,
+        )
+
+    def release(self, key: str) -> None:
+        self.records.pop(key, None)
+
+
+class FakeSuppressionList:
+    """Suppressed addresses and transient bounce times, in memory."""
+
+    def __init__(self, *addresses: str) -> None:
+        self.entries_by_address = {
+            a: Suppression(address=a, reason=SuppressionReason.BOUNCE) for a in addresses
+        }
+        self.bounces: dict[str, list[float]] = {}
+
+    def suppressed(self, addresses: Collection[str]) -> set[str]:
+        return {a.lower() for a in addresses} & set(self.entries_by_address)
+
+    def add(self, entry: Suppression) -> None:
+        self.entries_by_address[entry.address] = entry
+
+    def remove(self, address: str) -> bool:
+        self.bounces.pop(address, None)
+        return self.entries_by_address.pop(address, None) is not None
+
+    def entries(self) -> list[Suppression]:
+        return sorted(self.entries_by_address.values(), key=lambda e: e.address)
+
+    def count_transient_bounce(self, address: str, *, at: float, window_seconds: float) -> int:
+        times = [t for t in self.bounces.get(address, []) if t > at - window_seconds] + [at]
+        self.bounces[address] = times
+        return len(times)

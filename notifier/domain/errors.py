@@ -83,3 +83,32 @@ class DependencyUnavailable(TransientError):
     """An AWS dependency failed or timed out past our retries."""
 
     reason = "error"
+
+
+class SendingPaused(MessageRejected):
+    """SES has paused sending for the account or configuration set: the rest of the batch is
+    not attempted (each call would fail the same way)."""
+
+    reason = "paused"
+
+
+class AllRecipientsSuppressed(PermanentError):
+    """Every recipient is on the suppression list (bounced for good or complained)."""
+
+    reason = "suppressed"
+
+    def __init__(self, suppressed: tuple[str, ...]) -> None:
+        self.suppressed = suppressed
+        super().__init__(f"all {len(suppressed)} recipient(s) are suppressed; nothing was sent")
+
+
+class IdempotencyConflict(PermanentError):
+    """The idempotency key was already used for a different message."""
+
+    reason = "conflict"
+
+
+class DuplicateInProgress(TransientError):
+    """The same message is being sent right now by another invocation: retry later."""
+
+    reason = "in_progress"

@@ -51,7 +51,8 @@ def compose(
         root = MIMEMultipart("mixed", None, [root, *(_attachment(a) for a in attachments)])
 
     root["From"] = _addresses([command.sender])
-    root["To"] = _addresses(command.to)
+    if command.to:  # every To address may have been suppressed, leaving only Cc/Bcc
+        root["To"] = _addresses(command.to)
     if command.cc:
         root["Cc"] = _addresses(command.cc)
     if command.reply_to:
@@ -60,6 +61,11 @@ def compose(
     root["Subject"] = cast(str, _text_header(command.subject))
     root["Date"] = format_datetime(date)
     root["Message-ID"] = message_id
+    if command.list_unsubscribe:
+        root["List-Unsubscribe"] = ", ".join(f"<{uri}>" for uri in command.list_unsubscribe)
+        if any(uri.startswith("https:") for uri in command.list_unsubscribe):
+            # RFC 8058 one-click unsubscribe (what Gmail and Yahoo require of bulk senders).
+            root["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     return root.as_bytes(policy=GENERATOR_POLICY)
 
 

@@ -36,6 +36,10 @@ class MessageRequest:
     reply_to: tuple[str, ...] = ()
     bucket_name: str | None = None
     attachments: tuple[AttachmentRequest, ...] = ()
+    idempotency_key: str | None = None
+    configuration_set: str | None = None
+    tags: dict[str, str] = attrs.field(factory=dict)
+    list_unsubscribe: tuple[str, ...] = ()
 
 
 @attrs.frozen(kw_only=True)
@@ -85,6 +89,9 @@ class SendEmail:
     reply_to: tuple[Mailbox, ...] = ()
     bucket: str | None = None
     attachments: tuple[Attachment, ...] = ()
+    configuration_set: str | None = None
+    tags: tuple[tuple[str, str], ...] = ()
+    list_unsubscribe: tuple[str, ...] = ()
 
     @property
     def destinations(self) -> tuple[str, ...]:
@@ -94,8 +101,11 @@ class SendEmail:
 
 @attrs.frozen(kw_only=True)
 class EmailSent:
-    """SES accepted the message."""
+    """SES accepted the message (now, or earlier when `duplicate`)."""
 
     ses_message_id: str
     recipients: int
     size_bytes: int
+    duplicate: bool = False
+    suppressed: tuple[str, ...] = ()  # recipients left out because they are suppressed
+    unrecorded: bool = False  # sent, but the idempotency record could not be completed

@@ -34,9 +34,17 @@ class Mailer(Protocol):
     """Sends composed raw messages (SES `SendRawEmail`)."""
 
     def send_raw(
-        self, *, raw: bytes, source: str, destinations: tuple[str, ...], deadline: float
+        self,
+        *,
+        raw: bytes,
+        source: str,
+        destinations: tuple[str, ...],
+        deadline: float,
+        configuration_set: str | None = None,
+        tags: tuple[tuple[str, str], ...] = (),
     ) -> str:
-        """Send and return the provider's message id; `deadline` is a `time.monotonic()` bound."""
+        """Send and return the provider's message id; `deadline` is a `time.monotonic()` bound.
+        `configuration_set` overrides the mailer's default one; `tags` are SES message tags."""
         ...
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -10,10 +11,18 @@ from datetime import UTC, datetime
 import attrs
 
 from notifier.domain.errors import AttachmentUnavailable, InvalidMessage
+from notifier.domain.idempotency import idempotency_key, payload_hash, send_once
 from notifier.domain.mime import compose, message_id
 from notifier.domain.model import AttachmentFile, EmailSent, MessageRequest, SendEmail
 from notifier.domain.policy import Policy
-from notifier.domain.ports import AddressParser, AttachmentStore, Mailer
+from notifier.domain.ports import (
+    AddressParser,
+    AttachmentStore,
+    IdempotencyStore,
+    Mailer,
+    SuppressionList,
+)
+from notifier.domain.suppression import without_suppressed
 from notifier.domain.validation import validate
 
 # base64 turns 3 bytes into 4 and adds CRLF every 76 characters.
@@ -32,23 +41,50 @@ def utc_now() -> datetime:
 
 @attrs.frozen(kw_only=True)
 class EmailService:
-    """Validate, read attachments, compose and send one message."""
+    """Validate, leave out suppressed recipients, send at most once, compose and send."""
 
     mailer: Mailer
     attachments: AttachmentStore
     addresses: AddressParser
     policy: Policy
+    idempotency: IdempotencyStore | None = None
+    suppression: SuppressionList | None = None
+    idempotency_ttl_seconds: float = 24 * 3600
     clock: Callable[[], datetime] = utc_now
+    monotonic: Callable[[], float] = time.monotonic
 
     def send(self, request: MessageRequest, *, deadline: float) -> EmailSent:
         """Send `request`; raise a `NotifierError` saying whether a retry can help."""
         command = validate(request, policy=self.policy, addresses=self.addresses)
+        suppressed: tuple[str, ...] = ()
+        if self.suppression is not None:
+            command, suppressed = without_suppressed(command, self.suppression)
+        if self.idempotency is None:
+            sent = self._deliver(command, deadline)
+        else:
+            content_hash = payload_hash(request)
+            sent = send_once(
+                store=self.idempotency,
+                key=idempotency_key(
+                    request, sender=command.sender.addr_spec, content_hash=content_hash
+                ),
+                content_hash=content_hash,
+                now=self.clock().timestamp(),
+                remaining_seconds=deadline - self.monotonic(),
+                ttl_seconds=self.idempotency_ttl_seconds,
+                send=lambda: self._deliver(command, deadline),
+            )
+        return attrs.evolve(sent, suppressed=suppressed)
+
+    def _deliver(self, command: SendEmail, deadline: float) -> EmailSent:
         raw = self.compose(command)
         ses_id = self.mailer.send_raw(
             raw=raw,
             source=command.sender.addr_spec,
             destinations=command.destinations,
             deadline=deadline,
+            configuration_set=command.configuration_set,
+            tags=command.tags,
         )
         return EmailSent(
             ses_message_id=ses_id, recipients=len(command.destinations), size_bytes=len(raw)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import mimetypes
 import re
+import urllib.parse
 from collections.abc import Iterable
 
 from notifier.domain.errors import FieldError, InvalidMessage
@@ -99,6 +100,10 @@ def validate(request: MessageRequest, *, policy: Policy, addresses: AddressParse
         problems.add("text_content", "text_content or html_content must be a non-empty string")
 
     attachments = _attachments(problems, request, policy)
+    _idempotency_key(problems, request.idempotency_key)
+    configuration_set = _configuration_set(problems, request.configuration_set)
+    tags = _tags(problems, request.tags)
+    list_unsubscribe = _list_unsubscribe(problems, request.list_unsubscribe)
 
     if problems.errors:
         raise InvalidMessage(problems.errors)
@@ -114,6 +119,9 @@ def validate(request: MessageRequest, *, policy: Policy, addresses: AddressParse
         html=html,
         bucket=request.bucket_name if attachments else None,
         attachments=attachments,
+        configuration_set=configuration_set,
+        tags=tags,
+        list_unsubscribe=list_unsubscribe,
     )
 
 
@@ -227,3 +235,76 @@ def _filename_ok(problems: _Problems, field: str, filename: str) -> bool:
 def _guess_type(filename: str) -> str:
     guessed, _encoding = _MIME_TYPES.guess_type(filename, strict=False)
     return guessed or "application/octet-stream"
+
+
+MAX_IDEMPOTENCY_KEY_CHARS = 256
+MAX_TAGS = 50
+_SES_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")  # configuration set names
+_SES_TAG = re.compile(r"[A-Za-z0-9_-]{1,256}")  # message tag names and values
+
+
+def _idempotency_key(problems: _Problems, key: str | None) -> None:
+    if key is None or not problems.text_ok("idempotency_key", key, header=True):
+        return
+    if not key.strip():
+        problems.add("idempotency_key", "must not be empty")
+    elif len(key) > MAX_IDEMPOTENCY_KEY_CHARS:
+        problems.add("idempotency_key", f"must be at most {MAX_IDEMPOTENCY_KEY_CHARS} characters")
+
+
+def _configuration_set(problems: _Problems, name: str | None) -> str | None:
+    if name is None:
+        return None
+    if not _SES_NAME.fullmatch(name):
+        problems.add(
+            "configuration_set", "must be 1 to 64 ASCII letters, digits, '_' or '-' (SES's rule)"
+        )
+        return None
+    return name
+
+
+def _tags(problems: _Problems, tags: dict[str, str]) -> tuple[tuple[str, str], ...]:
+    if len(tags) > MAX_TAGS:
+        problems.add("tags", f"at most {MAX_TAGS} tags")
+        return ()
+    good = []
+    for name, value in sorted(tags.items()):
+        if not _SES_TAG.fullmatch(name):
+            problems.add(
+                f"tags.{name[:40]}", "a tag name must be 1 to 256 ASCII letters, digits, '_' or '-'"
+            )
+        elif not _SES_TAG.fullmatch(value):
+            problems.add(
+                f"tags.{name}", "a tag value must be 1 to 256 ASCII letters, digits, '_' or '-'"
+            )
+        else:
+            good.append((name, value))
+    return tuple(good)
+
+
+def _list_unsubscribe(problems: _Problems, uris: tuple[str, ...]) -> tuple[str, ...]:
+    """At most one https URL (RFC 8058 one-click) and one mailto: URI."""
+    good: dict[str, str] = {}
+    for index, uri in enumerate(uris):
+        field = f"list_unsubscribe[{index}]"
+        if not problems.text_ok(field, uri, header=True):
+            continue
+        parsed = urllib.parse.urlsplit(uri)
+        scheme = parsed.scheme.lower()
+        if scheme == "https" and parsed.netloc and uri.isascii() and not set(uri) & set("<> "):
+            kind = "https"
+        elif (
+            scheme == "mailto"
+            and "@" in parsed.path
+            and uri.isascii()
+            and not set(uri) & set("<> ")
+        ):
+            kind = "mailto"
+        else:
+            problems.add(field, "must be an https:// URL or a mailto: URI (ASCII, no spaces or <>)")
+            continue
+        if kind in good:
+            problems.add(field, f"at most one {kind} URI")
+        else:
+            good[kind] = uri
+    return tuple(good[k] for k in ("https", "mailto") if k in good)

@@ -7,12 +7,12 @@ failure is reported so that SQS or Lambda retries it (and finally dead-letters i
 from __future__ import annotations
 
 import contextvars
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, NotRequired, Protocol, TypedDict
 
-import attrs
 import structlog
 
 from notifier.adapters.inbound.events import (
@@ -23,11 +23,18 @@ from notifier.adapters.inbound.events import (
     sns_messages,
     sqs_messages,
 )
-from notifier.domain.errors import InvalidMessage, NotifierError, PermanentError
-from notifier.domain.model import EmailSent
+from notifier.domain.errors import (
+    IdempotencyConflict,
+    InvalidMessage,
+    NotifierError,
+    PermanentError,
+    SendingPaused,
+)
+from notifier.domain.feedback import FeedbackService
 from notifier.domain.ports import Metrics, Unit
-from notifier.domain.privacy import mask_address, redact
+from notifier.domain.privacy import redact
 from notifier.domain.service import EmailService
+from notifier.entrypoints.reporting import Outcome, report
 
 log = structlog.get_logger("notifier")
 
@@ -59,6 +66,7 @@ class ErrorItem(TypedDict):
 class DirectResponse(TypedDict):
     statusCode: int
     messageId: NotRequired[str]
+    duplicate: NotRequired[bool]
     errors: NotRequired[list[ErrorItem]]
 
 
@@ -67,30 +75,17 @@ class RecordsFailed(Exception):
     on-failure destination keep them."""
 
 
-@attrs.frozen
-class Outcome:
-    """What happened to one message."""
-
-    inbound: Inbound
-    duration_ms: float
-    sent: EmailSent | None = None
-    error: BaseException | None = None
-
-
 def status_code(error: BaseException) -> int:
     """HTTP-like status for a direct invocation's failure."""
     if isinstance(error, InvalidMessage):
         return 400
+    if isinstance(error, IdempotencyConflict):
+        return 409
     if isinstance(error, PermanentError):
         return 422
     if isinstance(error, NotifierError):
         return 503
     return 500
-
-
-def reason(error: BaseException) -> str:
-    """The failure's reason: invalid, rejected, throttled or error (a metric dimension)."""
-    return error.reason if isinstance(error, NotifierError) else "error"
 
 
 class App:
@@ -100,11 +95,13 @@ class App:
         self,
         *,
         service: EmailService,
+        feedback: FeedbackService,
         metrics: Metrics,
         send_concurrency: int,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._service = service
+        self._feedback = feedback
         self._metrics = metrics
         self._clock = clock
         self._executor = ThreadPoolExecutor(
@@ -143,8 +140,10 @@ class App:
                 if o.error
             ]
             if failed:
-                raise RecordsFailed(f"{len(failed)} SNS record(s) not sent: {', '.join(failed)}")
-            return {"sent": len(event["Records"])}
+                raise RecordsFailed(
+                    f"{len(failed)} SNS record(s) not processed: {', '.join(failed)}"
+                )
+            return {"processed": len(event["Records"])}
         if kind is EventKind.DIRECT:
             (outcome,) = self._process_all([direct_message(event, request_id)], deadline)
             return _direct_response(outcome)
@@ -161,75 +160,48 @@ class App:
         )
 
     def _process_all(self, messages: Sequence[Inbound], deadline: float) -> list[Outcome]:
+        paused = threading.Event()  # SES paused sending: do not attempt the rest of the batch
         if len(messages) == 1:
-            outcomes = [self._process(messages[0], deadline)]
+            outcomes = [self._process(messages[0], deadline, paused)]
         else:
             futures = [
-                self._executor.submit(contextvars.copy_context().run, self._process, m, deadline)
+                self._executor.submit(
+                    contextvars.copy_context().run, self._process, m, deadline, paused
+                )
                 for m in messages
             ]
             outcomes = [f.result() for f in futures]
+        if paused.is_set():
+            self._metrics.add("SendingPaused", 1, Unit.COUNT)
         for outcome in outcomes:
-            self._report(outcome)
+            report(outcome, self._metrics)
         return outcomes
 
-    def _process(self, inbound: Inbound, deadline: float) -> Outcome:
+    def _process(self, inbound: Inbound, deadline: float, paused: threading.Event) -> Outcome:
         started = self._clock()
 
         def done(**result: Any) -> Outcome:
             return Outcome(inbound, duration_ms=(self._clock() - started) * 1000, **result)
 
-        if inbound.request is None:
-            return done(error=inbound.error)
         with structlog.contextvars.bound_contextvars(message_id=inbound.record_id):
             try:
+                if inbound.feedback is not None:
+                    return done(recorded=self._feedback.record(inbound.feedback))
+                if inbound.request is None:
+                    return done(error=inbound.error)
+                if paused.is_set():
+                    return done(
+                        error=SendingPaused("not attempted: SES sending is paused", code="Paused")
+                    )
                 return done(sent=self._service.send(inbound.request, deadline=deadline))
+            except SendingPaused as exc:
+                paused.set()
+                return done(error=exc)
             except NotifierError as exc:
                 return done(error=exc)
-            except Exception as exc:  # a bug must fail one message, not the whole batch
-                log.exception("email.unexpected_error", error_type=type(exc).__name__)
+            except Exception as exc:  # a bug must fail one record, not the whole batch
+                log.exception("record.unexpected_error", error_type=type(exc).__name__)
                 return done(error=exc)
-
-    def _report(self, outcome: Outcome) -> None:
-        """The canonical log line and the metrics for one message."""
-        request = outcome.inbound.request
-        fields: dict[str, Any] = {
-            # Explicit, not only merged by the processor: this line must always carry the ids.
-            **structlog.contextvars.get_contextvars(),
-            "message_id": outcome.inbound.record_id,
-            "duration_ms": round(outcome.duration_ms, 1),
-        }
-        if request is not None:
-            fields["sender"] = mask_address(request.sender)
-            fields["recipients"] = [
-                mask_address(a) for a in (*request.recipients, *request.cc, *request.bcc)
-            ]
-        if outcome.sent is not None:
-            self._metrics.add("EmailsSent", 1, Unit.COUNT)
-            self._metrics.add("Recipients", outcome.sent.recipients, Unit.COUNT)
-            self._metrics.add("SendLatency", outcome.duration_ms, Unit.MILLISECONDS)
-            log.info(
-                "email.processed",
-                outcome="sent",
-                ses_message_id=outcome.sent.ses_message_id,
-                size_bytes=outcome.sent.size_bytes,
-                **fields,
-            )
-            return
-        error = outcome.error
-        assert error is not None  # an Outcome has either `sent` or `error`
-        why = reason(error)
-        self._metrics.add("EmailsFailed", 1, Unit.COUNT, reason=why)
-        if isinstance(error, InvalidMessage):
-            fields["invalid_fields"] = [e.field for e in error.errors]
-        log.warning(
-            "email.processed",
-            outcome="failed",
-            reason=why,
-            retryable=not getattr(error, "permanent", False),
-            error=redact(str(error)) if isinstance(error, NotifierError) else type(error).__name__,
-            **fields,
-        )
 
     def _deadline(self, context: LambdaContext | None) -> float:
         remaining = (
@@ -250,7 +222,10 @@ class App:
 
 def _direct_response(outcome: Outcome) -> DirectResponse:
     if outcome.sent is not None:
-        return DirectResponse(statusCode=200, messageId=outcome.sent.ses_message_id)
+        response = DirectResponse(statusCode=200, messageId=outcome.sent.ses_message_id)
+        if outcome.sent.duplicate:
+            response["duplicate"] = True
+        return response
     error = outcome.error
     assert error is not None
     if isinstance(error, InvalidMessage):

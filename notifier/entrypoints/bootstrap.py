@@ -16,11 +16,20 @@ import boto3
 from botocore.config import Config
 
 from notifier.adapters.addresses import EmailValidatorAddresses
+from notifier.adapters.outbound.dynamodb import DynamoDbIdempotencyStore, DynamoDbSuppressionList
 from notifier.adapters.outbound.metrics import CloudWatchApiMetrics, EmfMetrics, NullMetrics
 from notifier.adapters.outbound.s3 import S3AttachmentStore
 from notifier.adapters.outbound.ses import SesMailer
+from notifier.domain.feedback import FeedbackService
 from notifier.domain.policy import Policy
-from notifier.domain.ports import AddressParser, AttachmentStore, Mailer, Metrics
+from notifier.domain.ports import (
+    AddressParser,
+    AttachmentStore,
+    IdempotencyStore,
+    Mailer,
+    Metrics,
+    SuppressionList,
+)
 from notifier.domain.service import EmailService, utc_now
 from notifier.entrypoints.app import App
 from notifier.entrypoints.logs import configure_logging
@@ -34,6 +43,8 @@ def bootstrap(
     attachments: AttachmentStore | None = None,
     metrics: Metrics | None = None,
     addresses: AddressParser | None = None,
+    idempotency: IdempotencyStore | None = None,
+    suppression: SuppressionList | None = None,
     clock: Callable[[], datetime] = utc_now,
     configure_logs: bool = True,
 ) -> App:
@@ -54,6 +65,10 @@ def bootstrap(
         metrics = _metrics(settings, session)
     if addresses is None:
         addresses = EmailValidatorAddresses()
+    if settings.state_table and (idempotency is None or suppression is None):
+        dynamodb = _client(session(), "dynamodb", settings, retries=3)
+        idempotency = idempotency or DynamoDbIdempotencyStore(dynamodb, settings.state_table)
+        suppression = suppression or DynamoDbSuppressionList(dynamodb, settings.state_table)
     policy = Policy(
         max_recipients=settings.max_recipients,
         max_message_bytes=settings.max_message_bytes,
@@ -61,9 +76,26 @@ def bootstrap(
         attachment_buckets=frozenset(settings.attachment_buckets),
     )
     service = EmailService(
-        mailer=mailer, attachments=attachments, addresses=addresses, policy=policy, clock=clock
+        mailer=mailer,
+        attachments=attachments,
+        addresses=addresses,
+        policy=policy,
+        idempotency=idempotency,
+        suppression=suppression,
+        idempotency_ttl_seconds=settings.idempotency_ttl_seconds,
+        clock=clock,
     )
-    return App(service=service, metrics=metrics, send_concurrency=settings.send_concurrency)
+    feedback = FeedbackService(
+        suppression=suppression,
+        transient_bounce_limit=settings.transient_bounce_limit,
+        clock=clock,
+    )
+    return App(
+        service=service,
+        feedback=feedback,
+        metrics=metrics,
+        send_concurrency=settings.send_concurrency,
+    )
 
 
 def _aws_session() -> boto3.session.Session:
@@ -76,7 +108,7 @@ def _aws_session() -> boto3.session.Session:
 
 def _client(
     session: boto3.session.Session,
-    service: Literal["ses", "s3", "cloudwatch"],
+    service: Literal["ses", "s3", "cloudwatch", "dynamodb"],
     settings: Settings,
     *,
     retries: int,

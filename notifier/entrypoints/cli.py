@@ -1,9 +1,12 @@
 """The command line, the second composition root: `python -m notifier COMMAND`.
 
 - `invoke --event FILE`: call the Lambda handler in-process with that event, print the response.
-- `provision`: create the queue, dead-letter queue, topic, SES domains and bucket (idempotent).
+- `provision`: create the queue, dead-letter queue, topic, SES domains, bucket and state table
+  (idempotent).
 - `serve`: poll the email queue and invoke the handler, as Lambda's SQS trigger does.
 - `send`: build a message and deliver it through SQS, SNS or a direct call.
+- `suppression list|add|remove`: the addresses never mailed, in the table NOTIFIER_STATE_TABLE
+  names (for operators; `remove` erases an address on request).
 
 AWS clients go wherever AWS_ENDPOINT_URL points (LocalStack in development).
 """
@@ -17,17 +20,27 @@ import sys
 import time
 import uuid
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import boto3
+from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from notifier.adapters.addresses import EmailValidatorAddresses
 from notifier.adapters.inbound.message import parse_message
-from notifier.domain.errors import InvalidMessage
+from notifier.adapters.outbound.dynamodb import DynamoDbSuppressionList
+from notifier.domain.errors import DependencyUnavailable, InvalidMessage
+from notifier.domain.state import Suppression, SuppressionReason
 from notifier.entrypoints.app import DEFAULT_TIMEOUT_SECONDS
 from notifier.entrypoints.bootstrap import bootstrap
-from notifier.entrypoints.provision import ProvisionConfig, find_topic, provision
+from notifier.entrypoints.provision import (
+    ProvisionConfig,
+    ProvisionError,
+    find_topic,
+    provision,
+)
 from notifier.entrypoints.runner import (
     MAX_WAIT_SECONDS,
     Function,
@@ -37,7 +50,7 @@ from notifier.entrypoints.runner import (
     SqsQueue,
     StopFlag,
 )
-from notifier.entrypoints.settings import SettingsError
+from notifier.entrypoints.settings import Settings, SettingsError
 
 DEFAULTS = ProvisionConfig()
 DEFAULT_SENDER = "noreply@acubeapi.com"
@@ -80,6 +93,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _provision(args)
         if args.command == "serve":
             return _serve(args)
+        if args.command == "suppression":
+            return _suppression(args)
         return _send(args)
     except SettingsError as exc:
         print(exc, file=sys.stderr)
@@ -128,6 +143,11 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also upload a small PDF to invoices/12345.pdf in the bucket",
     )
+    setup.add_argument(
+        "--state-table",
+        default=DEFAULTS.state_table,
+        help="the DynamoDB state table (NOTIFIER_STATE_TABLE; default %(default)s, '' for none)",
+    )
 
     serve = commands.add_parser("serve", help="poll the queue and invoke the handler (SQS trigger)")
     source = serve.add_mutually_exclusive_group()
@@ -165,6 +185,24 @@ def _parser() -> argparse.ArgumentParser:
         default="email",
         help="for --via sns: the `channel` attribute (default %(default)s; '' sends none)",
     )
+
+    suppression = commands.add_parser(
+        "suppression", help="list, add or remove suppressed addresses (NOTIFIER_STATE_TABLE)"
+    )
+    actions = suppression.add_subparsers(dest="action", required=True)
+    actions.add_parser("list", help="every suppressed address, with why and when")
+    add = actions.add_parser("add", help="stop mailing an address")
+    add.add_argument("address")
+    add.add_argument(
+        "--reason",
+        choices=(SuppressionReason.COMPLAINT.value, SuppressionReason.BOUNCE.value),
+        default=SuppressionReason.COMPLAINT.value,
+        help="default %(default)s (the owner asked not to be mailed)",
+    )
+    remove = actions.add_parser(
+        "remove", help="mail an address again and forget its bounces (exit 1 if not suppressed)"
+    )
+    remove.add_argument("address")
     return parser
 
 
@@ -185,10 +223,15 @@ def _provision(args: argparse.Namespace) -> int:
             sender_domains=tuple(args.sender_domains or DEFAULTS.sender_domains),
             bucket=args.bucket,
             sample_attachment=args.sample_attachment,
+            state_table=args.state_table.strip(),
         )
     except ValueError as exc:
         raise CommandError(f"invalid option: {exc}") from None
-    print("\n".join(provision(_session(), config=config).lines()))
+    try:
+        provisioned = provision(_session(), config=config)
+    except ProvisionError as exc:
+        raise CommandError(str(exc), FAILED) from None
+    print("\n".join(provisioned.lines()))
     return OK
 
 
@@ -253,6 +296,68 @@ def _send(args: argparse.Namespace) -> int:
     published = sns.publish(TopicArn=topic, Message=body, MessageAttributes=attributes)
     print(f"published to {topic}: message id {published['MessageId']}")
     return OK
+
+
+def _suppression(args: argparse.Namespace) -> int:
+    table = Settings.from_env().state_table
+    if not table:
+        raise CommandError("NOTIFIER_STATE_TABLE is not set: name the state table")
+    client = _session().client(
+        "dynamodb", config=Config(retries={"mode": "standard", "total_max_attempts": 3})
+    )
+    suppressions = DynamoDbSuppressionList(client, table)
+    try:
+        if args.action == "list":
+            print("\n".join(_suppression_lines(suppressions.entries())))
+            return OK
+        # Stored lower-case, as the service compares them; `remove` takes any spelling.
+        address = args.address.strip().lower()
+        if args.action == "add":
+            address = _valid_address(address)
+            suppressions.add(
+                Suppression(
+                    address=address,
+                    reason=SuppressionReason(args.reason),
+                    feedback_type="manual",
+                    timestamp=datetime.now(UTC).isoformat(timespec="seconds"),
+                )
+            )
+            print(f"suppressed {address}")
+        elif suppressions.remove(address):
+            print(f"removed {address}: it will be mailed again")
+        else:
+            raise CommandError(f"{address} was not suppressed", FAILED)
+    except DependencyUnavailable as exc:
+        raise CommandError(f"state table {table}: {exc}", FAILED) from None
+    return OK
+
+
+def _suppression_lines(entries: Sequence[Suppression]) -> list[str]:
+    """Aligned columns: address, reason, type/sub-type, timestamp (full addresses: an
+    operator's tool, not a log)."""
+    if not entries:
+        return ["(no suppressed addresses)"]
+    rows = [("ADDRESS", "REASON", "TYPE", "TIMESTAMP")] + [
+        (
+            entry.address,
+            entry.reason.value,
+            "/".join(filter(None, (entry.feedback_type, entry.feedback_sub_type))) or "-",
+            entry.timestamp or "-",
+        )
+        for entry in entries
+    ]
+    width = [max(len(row[column]) for row in rows) for column in range(3)]
+    return [
+        f"{address:{width[0]}}  {reason:{width[1]}}  {kind:{width[2]}}  {timestamp}"
+        for address, reason, kind, timestamp in rows
+    ]
+
+
+def _valid_address(address: str) -> str:
+    try:
+        return EmailValidatorAddresses().parse(address, allow_display_name=False).addr_spec.lower()
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
 
 
 def _message(args: argparse.Namespace) -> dict[str, Any]:

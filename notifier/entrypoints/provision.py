@@ -1,10 +1,13 @@
 """`python -m notifier provision`: what the notifier talks to, wherever AWS_ENDPOINT_URL points.
 
 The local stand-in for the stack's entry points: the email queue and its dead-letter queue,
-the email topic feeding the queue (filter `channel = email`), the SES sender domains and the
-attachments bucket. Idempotent: each resource is read first and only created or corrected when
-it differs, so a second run changes nothing. The one function, `provision()`, serves the CLI,
-the compose init and the tests.
+the email topic feeding the queue (filter `channel = email`), the SES sender domains, the
+attachments bucket and the DynamoDB state table (TTL on `ttl`). Idempotent: each resource is
+read first and only created or corrected when it differs, so a second run changes nothing. The
+one function, `provision()`, serves the CLI, the compose init and the tests.
+
+Each client goes to its own service's endpoint when one is set (AWS_ENDPOINT_URL_DYNAMODB, for
+example, sends only DynamoDB elsewhere), else to AWS_ENDPOINT_URL: boto3 resolves both.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import boto3
 from botocore.exceptions import ClientError
 
 if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_ses import SESClient
     from mypy_boto3_sns import SNSClient
@@ -29,6 +33,12 @@ FILTER_POLICY = {"channel": ["email"]}
 QUEUE_RETENTION_SECONDS = 345_600  # 4 days, as in template.yaml
 DEAD_LETTER_RETENTION_SECONDS = 1_209_600  # 14 days, the maximum, as in template.yaml
 _JSON_QUEUE_ATTRIBUTES = frozenset({"RedrivePolicy", "Policy"})
+STATE_TABLE_KEY = "pk"  # partition key (S), no sort key: see notifier/adapters/outbound/dynamodb.py
+STATE_TABLE_TTL_ATTRIBUTE = "ttl"
+
+
+class ProvisionError(Exception):
+    """A resource exists in a shape provisioning cannot correct in place."""
 
 
 @attrs.frozen(kw_only=True)
@@ -46,16 +56,18 @@ class ProvisionConfig:
     sender_domains: tuple[str, ...] = ("acubeapi.com",)
     bucket: str = "acube-invoices"
     sample_attachment: bool = False
+    state_table: str = "notifier-state"  # NOTIFIER_STATE_TABLE; "" provisions no table
 
 
 @attrs.frozen(kw_only=True)
 class AwsClients:
-    """The four clients provisioning needs; `from_session` builds them from one session."""
+    """The clients provisioning needs; `from_session` builds them from one session."""
 
     sqs: SQSClient
     sns: SNSClient
     ses: SESClient
     s3: S3Client
+    dynamodb: DynamoDBClient
 
     @classmethod
     def from_session(cls, session: boto3.session.Session) -> AwsClients:
@@ -64,6 +76,7 @@ class AwsClients:
             sns=session.client("sns"),
             ses=session.client("ses"),
             s3=session.client("s3"),
+            dynamodb=session.client("dynamodb"),
         )
 
 
@@ -80,6 +93,7 @@ class Provisioned:
     sender_domains: tuple[tuple[str, str], ...]  # (domain, SES verification status)
     bucket: str
     sample_attachment: str | None
+    state_table: str  # "" when none was asked for
     visibility_timeout: int
     max_receive_count: int
     changes: tuple[str, ...]
@@ -87,6 +101,11 @@ class Provisioned:
     def lines(self) -> list[str]:
         """A human-readable report, one resource a line."""
         domains = ", ".join(f"{domain} ({status})" for domain, status in self.sender_domains)
+        table = (
+            f"{self.state_table} (key {STATE_TABLE_KEY}, TTL on {STATE_TABLE_TTL_ATTRIBUTE})"
+            if self.state_table
+            else "(none)"
+        )
         return [
             f"queue         {self.queue_url}",
             f"              visibility timeout {self.visibility_timeout} s,"
@@ -97,6 +116,7 @@ class Provisioned:
             f"ses domains   {domains or '(none)'}",
             f"bucket        s3://{self.bucket}",
             f"sample        {self.sample_attachment or '(not uploaded)'}",
+            f"state table   {table}",
             *(
                 [f"changed       {change}" for change in self.changes]
                 or ["unchanged     everything was already in place"]
@@ -141,6 +161,8 @@ class _Provisioner:
         domains = self._sender_domains(config.sender_domains)
         self._bucket(config.bucket)
         sample = self._sample(config.bucket) if config.sample_attachment else None
+        if config.state_table:
+            self._state_table(config.state_table)
         return Provisioned(
             queue_url=queue_url,
             queue_arn=queue_arn,
@@ -151,6 +173,7 @@ class _Provisioner:
             sender_domains=domains,
             bucket=config.bucket,
             sample_attachment=sample,
+            state_table=config.state_table,
             visibility_timeout=config.visibility_timeout,
             max_receive_count=config.max_receive_count,
             changes=tuple(self._changes),
@@ -276,6 +299,47 @@ class _Provisioner:
             )
             self._changes.append(f"uploaded s3://{bucket}/{SAMPLE_ATTACHMENT_KEY}")
         return f"s3://{bucket}/{SAMPLE_ATTACHMENT_KEY}"
+
+    def _state_table(self, name: str) -> None:
+        dynamodb = self._aws.dynamodb
+        try:
+            table = dynamodb.describe_table(TableName=name)["Table"]
+        except dynamodb.exceptions.ResourceNotFoundException:
+            table = dynamodb.create_table(
+                TableName=name,
+                BillingMode="PAY_PER_REQUEST",
+                KeySchema=[{"AttributeName": STATE_TABLE_KEY, "KeyType": "HASH"}],
+                AttributeDefinitions=[{"AttributeName": STATE_TABLE_KEY, "AttributeType": "S"}],
+            )["TableDescription"]
+            self._changes.append(f"created table {name}")
+        else:
+            # The key cannot be changed in place. The billing mode could be, but that is the
+            # owner's choice (and AWS allows one switch a day): an existing table keeps its own.
+            keys = [(k["AttributeName"], k["KeyType"]) for k in table.get("KeySchema", [])]
+            types = {d["AttributeName"]: d["AttributeType"] for d in table["AttributeDefinitions"]}
+            if keys != [(STATE_TABLE_KEY, "HASH")] or types.get(STATE_TABLE_KEY) != "S":
+                raise ProvisionError(
+                    f"table {name} exists with the key schema {keys}; the state table needs the"
+                    f" partition key {STATE_TABLE_KEY} (S) alone: choose another name"
+                )
+        if table.get("TableStatus") != "ACTIVE":  # UpdateTimeToLive wants an ACTIVE table
+            dynamodb.get_waiter("table_exists").wait(
+                TableName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 120}
+            )
+        ttl = dynamodb.describe_time_to_live(TableName=name).get("TimeToLiveDescription", {})
+        if ttl.get("TimeToLiveStatus") in {"ENABLED", "ENABLING"}:
+            if ttl.get("AttributeName") == STATE_TABLE_TTL_ATTRIBUTE:
+                return
+            raise ProvisionError(
+                f"table {name} has TTL on the attribute {ttl.get('AttributeName')!r}, not"
+                f" {STATE_TABLE_TTL_ATTRIBUTE!r}: disable it first (AWS allows one TTL change"
+                " an hour)"
+            )
+        dynamodb.update_time_to_live(
+            TableName=name,
+            TimeToLiveSpecification={"Enabled": True, "AttributeName": STATE_TABLE_TTL_ATTRIBUTE},
+        )
+        self._changes.append(f"enabled TTL on attribute {STATE_TABLE_TTL_ATTRIBUTE} of {name}")
 
 
 def find_topic(sns: SNSClient, name: str) -> str | None:

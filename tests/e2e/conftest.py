@@ -22,6 +22,7 @@ from notifier.entrypoints.bootstrap import bootstrap
 from notifier.entrypoints.provision import ProvisionConfig, Provisioned, provision
 from notifier.entrypoints.runner import InProcessFunction, Runner, SqsQueue, StopFlag
 from tests.support.localstack import LocalStack, start_localstack
+from tests.support.moto import MotoServer, start_moto
 from tests.support.ses_outbox import SesOutbox
 
 SERVICES = "sqs,sns,ses,s3"
@@ -52,13 +53,28 @@ def localstack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]
         running.stop()
 
 
+@pytest.fixture(scope="session")
+def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer]:
+    """moto's server for the whole e2e session: the tests' DynamoDB (see DEVELOPERS.md).
+
+    TODO: with a Docker engine, LocalStack's own DynamoDB could replace it (as in
+    tests/integration/conftest.py).
+    """
+    server = start_moto(workdir=tmp_path_factory.mktemp("moto"))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
 @pytest.fixture(autouse=True)
-def environment(localstack: LocalStack, monkeypatch: pytest.MonkeyPatch) -> None:
-    """AWS clients pointed at LocalStack, and the handler's settings, for this process and
-    for every `python -m notifier` the test starts."""
+def environment(localstack: LocalStack, moto: MotoServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """AWS clients pointed at LocalStack (DynamoDB at moto), and the handler's settings, for
+    this process and for every `python -m notifier` the test starts."""
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     for name, value in {
         "AWS_ENDPOINT_URL": localstack.endpoint_url,
+        "AWS_ENDPOINT_URL_DYNAMODB": moto.endpoint_url,
         "AWS_ACCESS_KEY_ID": "test",
         "AWS_SECRET_ACCESS_KEY": "test",
         "AWS_DEFAULT_REGION": REGION,

@@ -11,7 +11,13 @@ import pytest
 from notifier.entrypoints.app import App
 from notifier.entrypoints.bootstrap import bootstrap
 from notifier.entrypoints.settings import Settings
-from tests.fakes import FakeAttachmentStore, FakeMailer, FakeMetrics
+from tests.fakes import (
+    FakeAttachmentStore,
+    FakeIdempotencyStore,
+    FakeMailer,
+    FakeMetrics,
+    FakeSuppressionList,
+)
 
 FIXED_NOW = datetime(2026, 11, 28, 9, 30, tzinfo=UTC)
 
@@ -46,17 +52,36 @@ def metrics() -> FakeMetrics:
 
 
 @pytest.fixture
+def idempotency() -> FakeIdempotencyStore:
+    return FakeIdempotencyStore()
+
+
+@pytest.fixture
+def suppression() -> FakeSuppressionList:
+    return FakeSuppressionList()
+
+
+@pytest.fixture
 def make_app(
     mailer: FakeMailer, store: FakeAttachmentStore, metrics: FakeMetrics
 ) -> Callable[..., App]:
-    def make(**settings: Any) -> App:
+    """The app with fakes; pass `idempotency=`/`suppression=` fakes to turn state on."""
+
+    def make(
+        idempotency: FakeIdempotencyStore | None = None,
+        suppression: FakeSuppressionList | None = None,
+        clock: Callable[[], datetime] = lambda: FIXED_NOW,
+        **settings: Any,
+    ) -> App:
         settings.setdefault("attachment_buckets", ("acube-invoices",))
         return bootstrap(
             Settings(**settings),
             mailer=mailer,
             attachments=store,
             metrics=metrics,
-            clock=lambda: FIXED_NOW,
+            idempotency=idempotency,
+            suppression=suppression,
+            clock=clock,
             configure_logs=False,
         )
 

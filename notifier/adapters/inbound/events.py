@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import enum
 import functools
-import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import attrs
 
-from notifier.adapters.inbound.message import parse_body, parse_message
+from notifier.adapters.inbound.message import decode_json, parse_message
 from notifier.domain.errors import InvalidMessage
+from notifier.domain.feedback import Feedback, parse_ses_notification
 from notifier.domain.model import MessageRequest
 
 
@@ -30,10 +30,12 @@ class EventKind(enum.Enum):
 
 @attrs.frozen
 class Inbound:
-    """One message taken from an event, parsed or with the reason it could not be."""
+    """One record taken from an event: an email request, an SES notification, or the reason
+    it could not be parsed."""
 
     record_id: str
     request: MessageRequest | None = None
+    feedback: Feedback | None = None
     error: InvalidMessage | None = None
 
 
@@ -58,7 +60,7 @@ def classify(event: Any) -> EventKind:
 
 def direct_message(event: Mapping[str, Any], request_id: str) -> Inbound:
     """The direct invocation's event is the message."""
-    return _parsed(request_id, lambda: parse_message(event))
+    return _parsed(request_id, functools.partial(parse_message, event))
 
 
 def sqs_messages(event: Mapping[str, Any]) -> list[Inbound]:
@@ -91,30 +93,39 @@ def sns_messages(event: Mapping[str, Any]) -> list[Inbound]:
         if not isinstance(message, str):
             found.append(_invalid(record_id, "(body)", "SNS record has no text Message"))
             continue
-        found.append(_parsed(record_id, functools.partial(parse_body, message)))
+        found.append(_parsed(record_id, functools.partial(_request_or_feedback, message)))
     return found
 
 
-def _unwrap_sns_envelope(body: str) -> MessageRequest:
-    try:
-        data = json.loads(body)
-    except (ValueError, RecursionError):
-        return parse_body(body)  # reports the JSON error
+def _unwrap_sns_envelope(body: str) -> MessageRequest | Feedback:
+    data = decode_json(body)
     if (
         isinstance(data, Mapping)
         and data.get("Type") == "Notification"
         and "TopicArn" in data
         and isinstance(data.get("Message"), str)
     ):
-        return parse_body(data["Message"])
-    return parse_message(data)
+        return _request_or_feedback(data["Message"])
+    return _request_or_feedback_data(data)
 
 
-def _parsed(record_id: str, parse: Callable[[], MessageRequest]) -> Inbound:
+def _request_or_feedback(text: str) -> MessageRequest | Feedback:
+    return _request_or_feedback_data(decode_json(text))
+
+
+def _request_or_feedback_data(data: Any) -> MessageRequest | Feedback:
+    feedback = parse_ses_notification(data)
+    return feedback if feedback is not None else parse_message(data)
+
+
+def _parsed(record_id: str, parse: Callable[[], MessageRequest | Feedback]) -> Inbound:
     try:
-        return Inbound(record_id, request=parse())
+        parsed = parse()
     except InvalidMessage as exc:
         return Inbound(record_id, error=exc)
+    if isinstance(parsed, Feedback):
+        return Inbound(record_id, feedback=parsed)
+    return Inbound(record_id, request=parsed)
 
 
 def _invalid(record_id: str, field: str, message: str) -> Inbound:

@@ -52,6 +52,10 @@ _tuple_hooks = {
 _converter.register_structure_hook_func(
     lambda t: t in _tuple_hooks, lambda v, t: _tuple_hooks[t](_require_list(v), t)
 )
+_tags_hook = _converter.get_structure_hook(dict[str, str])
+_converter.register_structure_hook_func(
+    lambda t: t == dict[str, str], lambda v, t: _tags_hook(_require_object(v), t)
+)
 _attachment_hook = _converter.get_structure_hook(AttachmentRequest)
 _converter.register_structure_hook(
     AttachmentRequest,
@@ -73,11 +77,15 @@ def _require_object(value: Any) -> Mapping[str, Any]:
 
 def parse_body(body: str | bytes) -> MessageRequest:
     """Decode a JSON body and structure it; raise `InvalidMessage` naming each bad field."""
+    return parse_message(decode_json(body))
+
+
+def decode_json(body: str | bytes) -> Any:
+    """The decoded JSON, or `InvalidMessage` on `(body)` saying why it is not JSON."""
     try:
-        data = json.loads(body)
+        return json.loads(body)
     except (ValueError, RecursionError) as exc:
         raise InvalidMessage.one("(body)", f"is not valid JSON: {_short(exc)}") from None
-    return parse_message(data)
 
 
 def parse_message(data: Any) -> MessageRequest:

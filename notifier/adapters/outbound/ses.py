@@ -21,6 +21,7 @@ from notifier.domain.errors import (
     DependencyUnavailable,
     MessageRejected,
     NotifierError,
+    SendingPaused,
     SendThrottled,
     TransientError,
 )
@@ -43,6 +44,7 @@ _TRANSIENT = frozenset(
         "RequestTimeoutException",
     }
 )
+_PAUSED = frozenset({"AccountSendingPausedException", "ConfigurationSetSendingPausedException"})
 # No point calling again before the deadline if less than this is left.
 MIN_ATTEMPT_SECONDS = 1.0
 
@@ -68,7 +70,14 @@ class SesMailer:
         self._clock = clock
 
     def send_raw(
-        self, *, raw: bytes, source: str, destinations: tuple[str, ...], deadline: float
+        self,
+        *,
+        raw: bytes,
+        source: str,
+        destinations: tuple[str, ...],
+        deadline: float,
+        configuration_set: str | None = None,
+        tags: tuple[tuple[str, str], ...] = (),
     ) -> str:
         retrying = Retrying(
             retry=retry_if_exception_type(TransientError),
@@ -77,22 +86,22 @@ class SesMailer:
             before_sleep=_log_retry,
             reraise=True,
         )
-        response = retrying(self._send_once, raw, source, destinations, deadline)
+        request: SendRawEmailRequestTypeDef = {
+            "Source": source,
+            "Destinations": list(destinations),
+            "RawMessage": {"Data": raw},
+        }
+        if configuration_set or self._configuration_set:
+            request["ConfigurationSetName"] = configuration_set or self._configuration_set
+        if tags:
+            request["Tags"] = [{"Name": name, "Value": value} for name, value in tags]
+        response = retrying(self._send_once, request, deadline)
         return str(response["MessageId"])
 
-    def _send_once(
-        self, raw: bytes, source: str, destinations: tuple[str, ...], deadline: float
-    ) -> Any:
+    def _send_once(self, request: SendRawEmailRequestTypeDef, deadline: float) -> Any:
         if deadline - self._clock() < MIN_ATTEMPT_SECONDS:
             raise DependencyUnavailable("no time left in this invocation to call SES")
         try:
-            request: SendRawEmailRequestTypeDef = {
-                "Source": source,
-                "Destinations": list(destinations),
-                "RawMessage": {"Data": raw},
-            }
-            if self._configuration_set:
-                request["ConfigurationSetName"] = self._configuration_set
             return self._client.send_raw_email(**request)
         except ClientError as exc:
             raise translate_client_error(exc) from exc
@@ -120,6 +129,8 @@ def translate_client_error(exc: ClientError) -> NotifierError:
     code = error.get("Code", "Unknown")
     message = error.get("Message", "") or code
     status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+    if code in _PAUSED:
+        return SendingPaused(f"SES sending is paused ({code}): {message}", code=code)
     if code in _THROTTLING:
         return SendThrottled(f"SES throttled the request: {message}")
     if code in _TRANSIENT or status >= 500:

@@ -1,0 +1,128 @@
+"""What one processed record leaves behind: its canonical log line and its metrics.
+
+Addresses are masked and error texts redacted: no full address, body or secret is logged.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+import structlog
+
+from notifier.adapters.inbound.events import Inbound
+from notifier.domain.errors import AllRecipientsSuppressed, InvalidMessage, NotifierError
+from notifier.domain.feedback import FeedbackKind, FeedbackRecorded
+from notifier.domain.model import EmailSent
+from notifier.domain.ports import Metrics, Unit
+from notifier.domain.privacy import mask_address, redact
+
+log = structlog.get_logger("notifier")
+
+
+@attrs.frozen
+class Outcome:
+    """What happened to one record: an email sent, a notification recorded, or an error."""
+
+    inbound: Inbound
+    duration_ms: float
+    sent: EmailSent | None = None
+    recorded: FeedbackRecorded | None = None
+    error: BaseException | None = None
+
+
+def reason(error: BaseException) -> str:
+    """The failure's reason, a metric dimension: invalid, rejected, throttled, error,
+    suppressed, conflict, in_progress or paused."""
+    return error.reason if isinstance(error, NotifierError) else "error"
+
+
+def report(outcome: Outcome, metrics: Metrics) -> None:
+    """Log the record's canonical line and record its metrics."""
+    fields: dict[str, Any] = {
+        # Explicit, not only merged by the processor: this line must always carry the ids.
+        **structlog.contextvars.get_contextvars(),
+        "message_id": outcome.inbound.record_id,
+        "duration_ms": round(outcome.duration_ms, 1),
+    }
+    if outcome.recorded is not None:
+        _feedback(outcome.recorded, metrics, fields)
+        return
+    request = outcome.inbound.request
+    if request is not None:
+        fields["sender"] = mask_address(request.sender)
+        fields["recipients"] = [
+            mask_address(a) for a in (*request.recipients, *request.cc, *request.bcc)
+        ]
+    if outcome.sent is not None:
+        _sent(outcome.sent, outcome.duration_ms, metrics, fields)
+    else:
+        assert outcome.error is not None  # an Outcome has sent, recorded or error
+        _failed(outcome.error, metrics, fields)
+
+
+def _sent(sent: EmailSent, duration_ms: float, metrics: Metrics, fields: dict[str, Any]) -> None:
+    for address in sent.suppressed:
+        metrics.add("SuppressedSkips", 1, Unit.COUNT)
+        log.info("recipient.suppressed", recipient=mask_address(address), **fields)
+    if sent.unrecorded:
+        metrics.add("IdempotencyUnrecorded", 1, Unit.COUNT)
+        log.error("idempotency.unrecorded", ses_message_id=sent.ses_message_id, **fields)
+    if sent.duplicate:
+        metrics.add("EmailsDuplicate", 1, Unit.COUNT)
+        log.info(
+            "email.processed", outcome="duplicate", ses_message_id=sent.ses_message_id, **fields
+        )
+        return
+    metrics.add("EmailsSent", 1, Unit.COUNT)
+    metrics.add("Recipients", sent.recipients, Unit.COUNT)
+    metrics.add("SendLatency", duration_ms, Unit.MILLISECONDS)
+    log.info(
+        "email.processed",
+        outcome="sent",
+        ses_message_id=sent.ses_message_id,
+        size_bytes=sent.size_bytes,
+        **fields,
+    )
+
+
+def _failed(error: BaseException, metrics: Metrics, fields: dict[str, Any]) -> None:
+    why = reason(error)
+    metrics.add("EmailsFailed", 1, Unit.COUNT, reason=why)
+    if isinstance(error, AllRecipientsSuppressed):
+        metrics.add("SuppressedSkips", len(error.suppressed), Unit.COUNT)
+        for address in error.suppressed:
+            log.info("recipient.suppressed", recipient=mask_address(address), **fields)
+    if isinstance(error, InvalidMessage):
+        fields["invalid_fields"] = [e.field for e in error.errors]
+    log.warning(
+        "email.processed",
+        outcome="failed",
+        reason=why,
+        retryable=not getattr(error, "permanent", False),
+        error=redact(str(error)) if isinstance(error, NotifierError) else type(error).__name__,
+        **fields,
+    )
+
+
+def _feedback(recorded: FeedbackRecorded, metrics: Metrics, fields: dict[str, Any]) -> None:
+    feedback = recorded.feedback
+    if feedback.kind is FeedbackKind.BOUNCE:
+        kind = f"{feedback.feedback_type or 'Undetermined'}.{feedback.feedback_sub_type or 'None'}"
+        metrics.add("Bounces", len(feedback.recipients), Unit.COUNT, reason=kind)
+    elif feedback.kind is FeedbackKind.COMPLAINT:
+        metrics.add("Complaints", len(feedback.recipients), Unit.COUNT)
+    elif feedback.kind is FeedbackKind.DELIVERY:
+        metrics.add("Deliveries", len(feedback.recipients), Unit.COUNT)
+    if recorded.suppressed:
+        metrics.add("AddressesSuppressed", len(recorded.suppressed), Unit.COUNT)
+    log.info(
+        "feedback.processed",
+        kind=feedback.kind.value,
+        ses_message_id=feedback.ses_message_id,
+        feedback_type=feedback.feedback_type,
+        feedback_sub_type=feedback.feedback_sub_type,
+        recipients=[mask_address(a) for a in feedback.recipients],
+        suppressed=[mask_address(a) for a in recorded.suppressed],
+        **fields,
+    )
