@@ -123,6 +123,11 @@ def _parser() -> argparse.ArgumentParser:
     setup.add_argument("--dead-letter-queue-name", default=DEFAULTS.dead_letter_queue_name)
     setup.add_argument("--topic-name", default=DEFAULTS.topic_name)
     setup.add_argument(
+        "--feedback-topic-name",
+        default=DEFAULTS.feedback_topic_name,
+        help="topic for SES bounce/complaint notifications, subscribed to the queue ('' for none)",
+    )
+    setup.add_argument(
         "--visibility-timeout",
         type=int,
         default=DEFAULTS.visibility_timeout,
@@ -218,6 +223,7 @@ def _provision(args: argparse.Namespace) -> int:
             queue_name=args.queue_name,
             dead_letter_queue_name=args.dead_letter_queue_name,
             topic_name=args.topic_name,
+            feedback_topic_name=args.feedback_topic_name.strip(),
             visibility_timeout=args.visibility_timeout,
             max_receive_count=args.max_receive_count,
             sender_domains=tuple(args.sender_domains or DEFAULTS.sender_domains),

@@ -48,6 +48,9 @@ class ProvisionConfig:
     queue_name: str = "notifier-email"
     dead_letter_queue_name: str = "notifier-email-dlq"
     topic_name: str = "notifier-email"
+    # Where SES feedback is published (point the identities' notifications here); subscribed
+    # to the queue without a filter, since SES sets no message attributes. "" provisions none.
+    feedback_topic_name: str = "notifier-feedback"
     # 180 s for parity with AWS; local runs and tests lower it so retries come back quickly.
     visibility_timeout: int = attrs.field(
         default=180, validator=attrs.validators.in_(range(43_201))
@@ -90,6 +93,7 @@ class Provisioned:
     dead_letter_queue_arn: str
     topic_arn: str
     subscription_arn: str
+    feedback_topic_arn: str  # "" when none was asked for
     sender_domains: tuple[tuple[str, str], ...]  # (domain, SES verification status)
     bucket: str
     sample_attachment: str | None
@@ -113,6 +117,7 @@ class Provisioned:
             f"dead letters  {self.dead_letter_queue_url}",
             f"topic         {self.topic_arn}",
             f"subscription  {self.subscription_arn} (queue, filter {json.dumps(FILTER_POLICY)})",
+            f"feedback      {self.feedback_topic_arn or '(none)'} (SES notifications -> queue)",
             f"ses domains   {domains or '(none)'}",
             f"bucket        s3://{self.bucket}",
             f"sample        {self.sample_attachment or '(not uploaded)'}",
@@ -142,6 +147,7 @@ class _Provisioner:
         )
         dlq_arn = self._queue_arn(dlq_url)
         topic_arn = self._topic(config.topic_name)
+        feedback_arn = self._topic(config.feedback_topic_name) if config.feedback_topic_name else ""
         queue_url = self._queue_url(config.queue_name)
         queue_arn = _arn_from_topic(topic_arn, "sqs", config.queue_name)
         queue_url = self._queue(
@@ -152,12 +158,16 @@ class _Provisioner:
                 "RedrivePolicy": json.dumps(
                     {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": config.max_receive_count}
                 ),
-                "Policy": json.dumps(_topic_may_send(queue_arn, topic_arn)),
+                "Policy": json.dumps(
+                    _topics_may_send(queue_arn, [a for a in (topic_arn, feedback_arn) if a])
+                ),
             },
             known_url=queue_url,
         )
         queue_arn = self._queue_arn(queue_url)
-        subscription_arn = self._subscription(topic_arn, queue_arn)
+        subscription_arn = self._subscription(topic_arn, queue_arn, FILTER_POLICY)
+        if feedback_arn:
+            self._subscription(feedback_arn, queue_arn, None)
         domains = self._sender_domains(config.sender_domains)
         self._bucket(config.bucket)
         sample = self._sample(config.bucket) if config.sample_attachment else None
@@ -170,6 +180,7 @@ class _Provisioner:
             dead_letter_queue_arn=dlq_arn,
             topic_arn=topic_arn,
             subscription_arn=subscription_arn,
+            feedback_topic_arn=feedback_arn,
             sender_domains=domains,
             bucket=config.bucket,
             sample_attachment=sample,
@@ -212,13 +223,16 @@ class _Provisioner:
         self._changes.append(f"created topic {name}")
         return self._aws.sns.create_topic(Name=name)["TopicArn"]
 
-    def _subscription(self, topic_arn: str, queue_arn: str) -> str:
-        wanted = {
-            "FilterPolicy": json.dumps(FILTER_POLICY),
-            "FilterPolicyScope": "MessageAttributes",
-            # The queue gets the SNS envelope; the SQS inbound adapter unwraps it.
-            "RawMessageDelivery": "false",
-        }
+    def _subscription(
+        self, topic_arn: str, queue_arn: str, filter_policy: dict[str, Any] | None
+    ) -> str:
+        # The queue gets the SNS envelope; the SQS inbound adapter unwraps it.
+        wanted = {"RawMessageDelivery": "false"}
+        if filter_policy is not None:
+            wanted |= {
+                "FilterPolicy": json.dumps(filter_policy),
+                "FilterPolicyScope": "MessageAttributes",
+            }
         pages = self._aws.sns.get_paginator("list_subscriptions_by_topic").paginate(
             TopicArn=topic_arn
         )
@@ -377,17 +391,21 @@ def sample_pdf(text: str = "Facture #12345") -> bytes:
     return bytes(pdf)
 
 
-def _topic_may_send(queue_arn: str, topic_arn: str) -> dict[str, Any]:
+def _topics_may_send(queue_arn: str, topic_arns: list[str]) -> dict[str, Any]:
     return {
         "Version": "2012-10-17",
         "Statement": [
             {
-                "Sid": "EmailTopicSends",
+                "Sid": "TopicsSend",
                 "Effect": "Allow",
                 "Principal": {"Service": "sns.amazonaws.com"},
                 "Action": "sqs:SendMessage",
                 "Resource": queue_arn,
-                "Condition": {"ArnEquals": {"aws:SourceArn": topic_arn}},
+                "Condition": {
+                    "ArnEquals": {
+                        "aws:SourceArn": topic_arns[0] if len(topic_arns) == 1 else topic_arns
+                    }
+                },
             }
         ],
     }

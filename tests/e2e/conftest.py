@@ -105,6 +105,7 @@ def stack() -> Provisioned:
             queue_name=name,
             dead_letter_queue_name=f"{name}-dlq",
             topic_name=name,
+            feedback_topic_name=f"{name}-feedback",
             visibility_timeout=VISIBILITY_TIMEOUT,
             bucket=BUCKET,
             sample_attachment=True,

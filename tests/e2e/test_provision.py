@@ -56,7 +56,9 @@ def test_provisioning_creates_everything_and_a_second_run_changes_nothing() -> N
     assert redrive["deadLetterTargetArn"] == first.dead_letter_queue_arn
     assert int(redrive["maxReceiveCount"]) == 3
     (statement,) = json.loads(attributes["Policy"])["Statement"]
-    assert statement["Condition"] == {"ArnEquals": {"aws:SourceArn": first.topic_arn}}
+    assert statement["Condition"] == {
+        "ArnEquals": {"aws:SourceArn": [first.topic_arn, first.feedback_topic_arn]}
+    }
     subscription = sns.get_subscription_attributes(SubscriptionArn=first.subscription_arn)
     assert subscription["Attributes"]["Endpoint"] == first.queue_arn
     assert json.loads(subscription["Attributes"]["FilterPolicy"]) == {"channel": ["email"]}
