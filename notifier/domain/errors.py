@@ -10,6 +10,8 @@ from collections.abc import Iterable
 
 import attrs
 
+MAX_FIELD_ERRORS = 50
+
 
 @attrs.frozen
 class FieldError:
@@ -44,7 +46,11 @@ class InvalidMessage(PermanentError):
     reason = "invalid"
 
     def __init__(self, errors: Iterable[FieldError]) -> None:
-        self.errors = tuple(errors)
+        found = list(errors)
+        if len(found) > MAX_FIELD_ERRORS:  # a response and a log line must stay small
+            more = len(found) - MAX_FIELD_ERRORS
+            found = [*found[:MAX_FIELD_ERRORS], FieldError("(message)", f"and {more} more errors")]
+        self.errors = tuple(found)
         super().__init__("; ".join(f"{e.field}: {e.message}" for e in self.errors))
 
     @classmethod

@@ -14,6 +14,7 @@ import re
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from email import encoders
+from email.charset import Charset
 from email.header import Header
 from email.mime.base import MIMEBase
 from email.mime.multipart import MIMEMultipart
@@ -24,8 +25,9 @@ from typing import cast
 from notifier.domain.model import AttachmentFile, Mailbox, SendEmail
 
 GENERATOR_POLICY = email.policy.compat32.clone(linesep="\r\n", max_line_length=78)
+_UTF8 = Charset("utf-8")
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
-_PLAIN_HEADER_CHARS = 70  # longer or non-ASCII header text is RFC 2047-encoded and folded
+_PLAIN_HEADER_CHARS = 60  # longer or non-ASCII header text is RFC 2047-encoded and folded
 
 
 def compose(
@@ -39,7 +41,8 @@ def compose(
     `multipart/mixed` around it with attachments. Bcc is never written to the headers.
 
     Bodies are UTF-8 in base64 with CRLF line breaks (MIME canonical form), so the output is
-    7-bit clean and no line is longer than 78 octets.
+    7-bit clean; headers are folded (RFC 2047 encoded words where needed), so no line is
+    longer than 998 octets.
     """
     bodies = [
         MIMEText(_canonical_text(text), subtype, "utf-8")
@@ -50,15 +53,17 @@ def compose(
     if attachments:
         root = MIMEMultipart("mixed", None, [root, *(_attachment(a) for a in attachments)])
 
-    root["From"] = _addresses([command.sender])
+    headers: list[tuple[str, str | Header]] = [("From", _addresses([command.sender]))]
     if command.to:  # every To address may have been suppressed, leaving only Cc/Bcc
-        root["To"] = _addresses(command.to)
+        headers.append(("To", _addresses(command.to)))
     if command.cc:
-        root["Cc"] = _addresses(command.cc)
+        headers.append(("Cc", _addresses(command.cc)))
     if command.reply_to:
-        root["Reply-To"] = _addresses(command.reply_to)
-    # Message.__setitem__ is typed for str, but compat32 takes a Header and folds it itself.
-    root["Subject"] = cast(str, _text_header(command.subject))
+        headers.append(("Reply-To", _addresses(command.reply_to)))
+    headers.append(("Subject", _text_header("Subject", command.subject)))
+    for name, value in headers:
+        # Message.__setitem__ is typed for str; compat32 takes a Header and folds it itself.
+        root[name] = cast(str, value)
     root["Date"] = format_datetime(date)
     root["Message-ID"] = message_id
     if command.list_unsubscribe:
@@ -78,14 +83,26 @@ def _canonical_text(text: str) -> str:
     return _LINE_BREAK.sub("\r\n", text)
 
 
-def _text_header(text: str) -> str | Header:
-    if text.isascii() and len(text) <= _PLAIN_HEADER_CHARS:
+def _text_header(name: str, text: str) -> str | Header:
+    """Plain when short ASCII; otherwise RFC 2047-encoded and folded. Text that looks like an
+    encoded word is encoded too, so that a reader sees `=?utf-8?q?...?=` literally."""
+    if text.isascii() and len(text) <= _PLAIN_HEADER_CHARS and "=?" not in text:
         return text
-    return Header(text, "utf-8")
+    return Header(text, "utf-8", header_name=name)
 
 
 def _addresses(mailboxes: Iterable[Mailbox]) -> str:
-    return ", ".join(formataddr((m.display_name, m.addr_spec), charset="utf-8") for m in mailboxes)
+    """An address list; each display name is quoted, or RFC 2047-encoded as ONE encoded word
+    (CPython's parser inserts spaces between adjacent encoded words of a display name, so a
+    split name would not round-trip; validation caps names so that one word fits a line)."""
+    return ", ".join(_address(m) for m in mailboxes)
+
+
+def _address(mailbox: Mailbox) -> str:
+    name = mailbox.display_name
+    if name.isascii() and "=?" in name:  # formataddr would only quote it: encode it instead
+        return f"{_UTF8.header_encode(name)} <{mailbox.addr_spec}>"
+    return formataddr((name, mailbox.addr_spec), charset=_UTF8)
 
 
 def _attachment(attachment: AttachmentFile) -> MIMEBase:

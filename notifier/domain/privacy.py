@@ -15,9 +15,39 @@ def mask_address(address: str) -> str:
     return f"{local[:1]}***@{domain}" if local and domain else "***"
 
 
-_ADDRESS = re.compile(r"""[^\s<>"'(),;:\[\]]+@[^\s<>"'(),;:\[\]]+""")
+# Bounded repetitions keep every pattern linear in the text's length (a log line may carry an
+# attacker's 256 KB string); only the text around an "@" is ever examined.
+_QUOTED_LOCAL = re.compile(r'"[^"\r\n]{0,128}"@')
+_LOCAL = re.compile(r"""[^\s<>"'(),;:\[\]]{1,128}$""")
+_DOMAIN = re.compile(r"""\[[^\]\s]{0,128}\]|[^\s<>"'(),;:\[\]@]{1,255}""")
 
 
 def redact(text: str) -> str:
-    """Mask every address-like token in free text (error messages from AWS or validation)."""
-    return _ADDRESS.sub(lambda m: mask_address(m[0]), text)
+    """Mask every address in free text (error messages from AWS or validation), quoted local
+    parts and IP-literal domains included: only the local part's first character is kept."""
+    if "@" not in text:
+        return text
+    out: list[str] = []
+    position = 0
+    for at in _at_signs(text):
+        if at < position:
+            continue  # inside an address already masked
+        quoted = _QUOTED_LOCAL.search(text, max(position, at - 130), at + 1)
+        if quoted is not None and quoted.end() == at + 1:
+            start = quoted.start()
+        else:
+            local = _LOCAL.search(text, max(position, at - 128), at)
+            if local is None:
+                continue
+            start = local.start()
+        domain = _DOMAIN.match(text, at + 1)
+        if domain is None:
+            continue
+        out += [text[position:start], mask_address(text[start : domain.end()])]
+        position = domain.end()
+    out.append(text[position:])
+    return "".join(out)
+
+
+def _at_signs(text: str) -> list[int]:
+    return [index for index, char in enumerate(text) if char == "@"]

@@ -20,7 +20,12 @@ _MEDIA_TYPE = re.compile(
     r"[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}"
 )
 MAX_SUBJECT_CHARS = 998
-MAX_FILENAME_CHARS = 255
+# A display name is written as one RFC 2047 encoded word (see mime.py); at 100 characters that
+# word plus the longest address still fits a 998-octet line.
+MAX_DISPLAY_NAME_CHARS = 100
+MAX_ADDRESS_TEXT_CHARS = 998  # refused before parsing: no header line could hold more
+# As on most file systems; also keeps the RFC 2231-encoded parameter within a 998-octet line.
+MAX_FILENAME_BYTES = 255
 MAX_KEY_BYTES = 1024  # S3's own limit
 # Python's built-in table only, so a guess is the same on every machine and in the Lambda image.
 _MIME_TYPES = mimetypes.MimeTypes()
@@ -135,11 +140,18 @@ def _mailbox(
 ) -> Mailbox | None:
     if not problems.text_ok(field, text, header=True):
         return None
+    if len(text) > MAX_ADDRESS_TEXT_CHARS:
+        problems.add(field, f"must be at most {MAX_ADDRESS_TEXT_CHARS} characters")
+        return None
     try:
-        return addresses.parse(text, allow_display_name=allow_display_name)
+        mailbox = addresses.parse(text, allow_display_name=allow_display_name)
     except ValueError as exc:
         problems.add(field, str(exc))
         return None
+    if len(mailbox.display_name) > MAX_DISPLAY_NAME_CHARS:
+        problems.add(field, f"the display name must be at most {MAX_DISPLAY_NAME_CHARS} characters")
+        return None
+    return mailbox
 
 
 def _mailboxes(
@@ -225,8 +237,8 @@ def _filename_ok(problems: _Problems, field: str, filename: str) -> bool:
         problems.add(field, "must not be empty")
     elif "/" in filename or "\\" in filename:
         problems.add(field, "must be a file name, not a path")
-    elif len(filename) > MAX_FILENAME_CHARS:
-        problems.add(field, f"must be at most {MAX_FILENAME_CHARS} characters")
+    elif len(filename.encode("utf-8")) > MAX_FILENAME_BYTES:
+        problems.add(field, f"must be at most {MAX_FILENAME_BYTES} bytes in UTF-8")
     else:
         return True
     return False

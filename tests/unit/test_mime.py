@@ -138,7 +138,7 @@ mailbox = st.builds(
     Mailbox,
     local_part=local_part,
     ascii_domain=domain,
-    display_name=st.one_of(st.just(""), header_text),
+    display_name=st.one_of(st.just(""), header_text.map(lambda s: s[:100].strip() or "x")),
 )
 attachment = st.builds(
     AttachmentFile,
@@ -146,7 +146,7 @@ attachment = st.builds(
         st.characters(exclude_categories=("Cc", "Cs", "Zl", "Zp"), exclude_characters="\x85/\\"),
         min_size=1,
         max_size=255,
-    ).filter(lambda s: s == s.strip()),
+    ).filter(lambda s: s == s.strip() and len(s.encode()) <= 255),  # validation's limit
     content_type=st.sampled_from(["application/pdf", "text/csv", "image/png"]),
     data=st.binary(max_size=3000),
 )

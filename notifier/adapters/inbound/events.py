@@ -48,12 +48,15 @@ def classify(event: Any) -> EventKind:
         return EventKind.DIRECT
     if not isinstance(records, list) or not records:
         return EventKind.UNKNOWN
-    sources = {
-        r.get("eventSource") or r.get("EventSource") for r in records if isinstance(r, Mapping)
-    }
+    sources = [
+        r.get("eventSource") or r.get("EventSource") if isinstance(r, Mapping) else None
+        for r in records
+    ]
+    # SQS: any SQS record makes it a batch, whose other records then fail one by one (and are
+    # reported); SNS only when every record is one (a failure there fails the invocation).
     if "aws:sqs" in sources:
         return EventKind.SQS
-    if sources == {"aws:sns"}:
+    if all(source == "aws:sns" for source in sources):
         return EventKind.SNS
     return EventKind.UNKNOWN
 

@@ -104,12 +104,12 @@ def _field_errors(exc: BaseException, path: str) -> Iterator[FieldError]:
         for name in sorted(exc.extra_fields):
             close = difflib.get_close_matches(name, known, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
-            yield FieldError(_join(path, name), f"is not a known field{hint}")
+            yield FieldError(_join(path, _printable(name)), f"is not a known field{hint}")
     elif isinstance(exc, ClassValidationError | IterableValidationError):
         with_notes, without_notes = exc.group_exceptions()
         for sub, note in with_notes:
             if isinstance(note, IterableValidationNote):
-                yield from _field_errors(sub, f"{path}[{note.index}]")
+                yield from _field_errors(sub, f"{path}[{_printable(str(note.index))}]")
             elif isinstance(note, AttributeValidationNote):
                 yield from _field_errors(sub, _join(path, note.name))
         for sub in without_notes:
@@ -118,6 +118,13 @@ def _field_errors(exc: BaseException, path: str) -> Iterator[FieldError]:
         yield FieldError(path, "is required")
     else:
         yield FieldError(path or "(body)", _short(exc))
+
+
+def _printable(name: str) -> str:
+    """A field name fit to echo back: short, and encodable (a JSON key may hold a lone
+    surrogate, which Lambda could not serialise into the response)."""
+    name = name if len(name) <= 64 else name[:64] + "..."
+    return name.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _join(path: str, name: str) -> str:
