@@ -52,7 +52,7 @@ def bootstrap(
     settings = settings if settings is not None else Settings.from_env()
     if configure_logs:
         configure_logging(settings.log_level)
-    session = functools.cache(_aws_session)  # only when a real adapter needs AWS
+    session = functools.cache(aws_session)  # only when a real adapter needs AWS
     if mailer is None:
         mailer = SesMailer(
             _client(session(), "ses", settings, retries=1),
@@ -98,7 +98,8 @@ def bootstrap(
     )
 
 
-def _aws_session() -> boto3.session.Session:
+def aws_session() -> boto3.session.Session:
+    """A boto3 session for the configured region; `SettingsError` when none is set."""
     # boto3 reads AWS_DEFAULT_REGION; Lambda sets both, a developer often only AWS_REGION.
     session = boto3.session.Session(region_name=os.environ.get("AWS_REGION") or None)
     if session.region_name is None:

@@ -34,7 +34,7 @@ from notifier.adapters.outbound.dynamodb import DynamoDbSuppressionList
 from notifier.domain.errors import DependencyUnavailable, InvalidMessage
 from notifier.domain.state import Suppression, SuppressionReason
 from notifier.entrypoints.app import DEFAULT_TIMEOUT_SECONDS
-from notifier.entrypoints.bootstrap import bootstrap
+from notifier.entrypoints.bootstrap import aws_session, bootstrap
 from notifier.entrypoints.provision import (
     ProvisionConfig,
     ProvisionError,
@@ -391,10 +391,10 @@ def _message(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _session() -> boto3.session.Session:
-    session = boto3.session.Session()
-    if session.region_name is None:
-        raise CommandError("AWS_REGION (or AWS_DEFAULT_REGION) is not set")
-    return session
+    try:
+        return aws_session()
+    except SettingsError as exc:
+        raise CommandError(str(exc)) from None
 
 
 def _succeeded(response: Mapping[str, Any]) -> bool:

@@ -94,10 +94,9 @@ def ses_outbox(localstack: LocalStack) -> SesOutbox:
     return outbox
 
 
-@pytest.fixture
-def stack() -> Provisioned:
-    """This test's own queue, dead-letter queue (3 receives) and topic, plus the shared SES
-    domain, bucket and sample invoice."""
+def provision_stack(*, state_table: bool = False) -> Provisioned:
+    """A test's own queue, dead-letter queue (3 receives), topics and, if asked, state table,
+    plus the shared SES domain, bucket and sample invoice."""
     name = f"e2e-{uuid.uuid4().hex[:12]}"
     return provision(
         boto3.session.Session(),
@@ -109,8 +108,15 @@ def stack() -> Provisioned:
             visibility_timeout=VISIBILITY_TIMEOUT,
             bucket=BUCKET,
             sample_attachment=True,
+            state_table=f"{name}-state" if state_table else "",
         ),
     )
+
+
+@pytest.fixture
+def stack() -> Provisioned:
+    """This test's own resources, without a state table (no idempotency, no suppression)."""
+    return provision_stack()
 
 
 @attrs.define

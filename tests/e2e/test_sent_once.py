@@ -22,14 +22,14 @@ from notifier.domain.idempotency import idempotency_key, payload_hash
 from notifier.domain.state import IdempotencyRecord, RecordStatus
 from notifier.entrypoints.bootstrap import bootstrap
 from notifier.entrypoints.cli import main
-from notifier.entrypoints.provision import ProvisionConfig, Provisioned, provision
+from notifier.entrypoints.provision import Provisioned
 from notifier.entrypoints.runner import InProcessFunction, Runner, SqsQueue
 from tests.e2e.conftest import (
-    BUCKET,
     SENDER,
     VISIBILITY_TIMEOUT,
     WAIT_SECONDS,
     BackgroundRunner,
+    provision_stack,
     queue_depth,
     wait_until,
 )
@@ -41,20 +41,8 @@ SES_EVENTS = Path(__file__).parent.parent / "events" / "ses"
 
 @pytest.fixture
 def stack(monkeypatch: pytest.MonkeyPatch) -> Provisioned:
-    """This test's queue, topics and its own state table, which the handler is given."""
-    name = f"e2e-{uuid.uuid4().hex[:12]}"
-    provisioned = provision(
-        boto3.session.Session(),
-        config=ProvisionConfig(
-            queue_name=name,
-            dead_letter_queue_name=f"{name}-dlq",
-            topic_name=name,
-            feedback_topic_name=f"{name}-feedback",
-            visibility_timeout=VISIBILITY_TIMEOUT,
-            bucket=BUCKET,
-            state_table=f"{name}-state",
-        ),
-    )
+    """This test's resources with its own state table, which the handler is given."""
+    provisioned = provision_stack(state_table=True)
     monkeypatch.setenv("NOTIFIER_STATE_TABLE", provisioned.state_table)
     return provisioned
 

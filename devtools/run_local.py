@@ -1,0 +1,237 @@
+"""`make run`: the whole service on this machine, with no Docker and no AWS account.
+
+1. LocalStack as a host process on 127.0.0.1:4566 (`LOCALSTACK_PORT` moves it), and moto's
+   server for DynamoDB, each in a process group of its own, their logs in `.localstack/`.
+2. `provision()`: the queue and its dead-letter queue, the topic (filter `channel = email`), the
+   SES domain, the bucket with the sample invoice (and the state table, where provision makes
+   one); a 10 s visibility timeout.
+3. The SQS runner of `python -m notifier serve`, with the handler in this process, on the main
+   thread: a signal cuts a long poll short, or lets the batch in flight finish first.
+4. On other threads: the sample invoice through SQS, then through SNS (`devtools.samples`); every
+   email that reaches LocalStack's SES outbox is printed (`devtools.mailview`).
+
+Ctrl-C or SIGTERM stops the runner after its batch, then the servers. `--once` stops the same
+way once both samples have been shown.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
+
+from devtools.console import say, shown
+from devtools.localstack import REPO_ROOT, LocalStackError, PortTaken
+from devtools.mailview import OutboxWatcher
+from devtools.moto import MotoError
+from devtools.samples import Outcome, SampleRun, resource_name
+from devtools.servers import Endpoints, port_taken, start_servers
+from devtools.ses_outbox import SesOutbox
+from notifier.entrypoints.bootstrap import bootstrap
+from notifier.entrypoints.provision import ProvisionConfig, provision
+from notifier.entrypoints.runner import InProcessFunction, Runner, SqsQueue, StopFlag
+from notifier.entrypoints.settings import SettingsError
+
+DEFAULT_PORT = 4566
+REGION = "us-east-1"
+VISIBILITY_TIMEOUT = 10  # a failed message comes back within seconds, not AWS's 3 minutes
+WAIT_SECONDS = 20  # the runner's long poll, as Lambda's; a stop signal cuts it short
+# The handler's settings, unless the environment says otherwise: NOTIFIER_LOG_LEVEL=INFO shows
+# the canonical `email.processed` line of every message. The state table is the one provision
+# creates in moto: idempotency and suppression are on, as in production.
+HANDLER_DEFAULTS = {
+    "NOTIFIER_STATE_TABLE": "notifier-state",
+    "NOTIFIER_ALLOWED_SENDERS": "@acubeapi.com",
+    "NOTIFIER_ATTACHMENT_BUCKETS": "acube-invoices",
+    "NOTIFIER_METRICS_MODE": "off",
+    "NOTIFIER_LOG_LEVEL": "WARNING",
+}
+OK, FAILED, USAGE, INTERRUPTED = 0, 1, 2, 130
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        port = _port(os.environ.get("LOCALSTACK_PORT", ""))
+    except ValueError as exc:
+        say(f"LOCALSTACK_PORT: {exc}", error=True)
+        return USAGE
+    workdir = (args.workdir or _default_workdir(port)).resolve()
+    workdir.mkdir(parents=True, exist_ok=True)
+    # Until the runner takes the signals over, SIGTERM unwinds as Ctrl-C does.
+    signal.signal(signal.SIGTERM, _interrupt)
+    servers = contextlib.ExitStack()
+    try:
+        endpoints = start_servers(servers, workdir=workdir, port=port)
+        return _serve(endpoints, once=args.once)
+    except PortTaken:
+        say(port_taken(port, workdir), error=True)
+        return FAILED
+    except (LocalStackError, MotoError) as exc:
+        say(f"did not start: {exc}", error=True)
+        return FAILED
+    except (BotoCoreError, ClientError, SettingsError) as exc:
+        say(f"set-up failed: {exc}", error=True)
+        return FAILED
+    except KeyboardInterrupt:
+        return INTERRUPTED
+    finally:
+        _ignore_signals()  # a second Ctrl-C must not leave a server running
+        servers.close()
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m devtools.run_local",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--once", action="store_true", help="stop once the two samples have been shown"
+    )
+    parser.add_argument(
+        "--workdir",
+        type=Path,
+        help="the servers' files, logs and pid files (default: .localstack/, or"
+        " .localstack/port-PORT/ when LOCALSTACK_PORT is not 4566)",
+    )
+    return parser
+
+
+def _serve(endpoints: Endpoints, *, once: bool) -> int:
+    _point_aws_at(endpoints)
+    session = boto3.session.Session()
+    stack = provision(
+        session,
+        config=ProvisionConfig(visibility_timeout=VISIBILITY_TIMEOUT, sample_attachment=True),
+    )
+    queue = SqsQueue.connect(session.client("sqs"), url=stack.queue_url)
+    say(
+        f"provisioned queue {resource_name(queue.url)} (visibility timeout"
+        f" {stack.visibility_timeout} s, dead letters after {stack.max_receive_count} receives),"
+        f" topic {resource_name(stack.topic_arn)} (filter channel=email), SES domain"
+        f" {', '.join(domain for domain, _ in stack.sender_domains)}, {stack.sample_attachment}"
+    )
+    runner = Runner(
+        queue=queue,
+        function=InProcessFunction(bootstrap()),
+        wait_seconds=WAIT_SECONDS,
+        report=lambda line: say(f"runner  {line}"),
+    )
+    stop = StopFlag()
+    outcomes: list[Outcome] = []
+
+    def samples_done(outcome: Outcome) -> None:
+        outcomes.append(outcome)
+        if outcome is Outcome.SHOWN and not once:
+            say(_serving(endpoints, queue=stack.queue_url, topic=stack.topic_arn))
+            return
+        if outcome is Outcome.SHOWN:
+            say("--once: both samples shown, stopping")
+        _stop_runner(stop)
+
+    watcher = OutboxWatcher(SesOutbox(endpoint_url=endpoints.aws))
+    samples = SampleRun(
+        sqs=session.client("sqs"),  # clients made here: a boto3 session is not thread-safe
+        sns=session.client("sns"),
+        stack=stack,
+        watcher=watcher,
+        stopping=stop.is_set,
+        done=samples_done,
+    )
+    signal.signal(signal.SIGINT, stop.handle_signal)
+    signal.signal(signal.SIGTERM, stop.handle_signal)
+    watcher.start()
+    samples.start()
+    batches = runner.run(stop)
+    _ignore_signals()
+    say(f"runner  stopped after {batches} batch(es)")
+    watcher.stop()  # also ends a sample still waiting for its email
+    samples.join(timeout_s=10)
+    outcome = outcomes[0] if outcomes else Outcome.INTERRUPTED
+    return {Outcome.SHOWN: OK, Outcome.FAILED: FAILED}.get(outcome, INTERRUPTED)
+
+
+def _stop_runner(stop: StopFlag) -> None:
+    """Stop the runner as Ctrl-C does: a signal to the main thread, where the runner polls,
+    also cuts its long poll short (setting the flag alone would wait for the poll to end)."""
+    stop.set()
+    main_thread = threading.main_thread().ident
+    assert main_thread is not None  # it has started: it started the caller's thread
+    signal.pthread_kill(main_thread, signal.SIGTERM)
+
+
+def _serving(endpoints: Endpoints, *, queue: str, topic: str) -> str:
+    python = shown(Path(sys.executable))
+    return "\n".join(
+        [
+            f"serving: queue {resource_name(queue)}, topic {resource_name(topic)},"
+            f" endpoint {endpoints.aws}",
+            "  send more from another shell:",
+            # AWS_DEFAULT_REGION: the CLI's boto3 session does not read AWS_REGION.
+            f"    export AWS_ENDPOINT_URL={endpoints.aws} AWS_DEFAULT_REGION={REGION}"
+            " AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test",
+            f"    {python} -m notifier send --via sqs --to you@example.com --subject Bonjour"
+            " --text 'Hello' --attach invoices/12345.pdf",
+            "  (--via sns publishes to the topic); Ctrl-C to stop",
+        ]
+    )
+
+
+def _point_aws_at(endpoints: Endpoints) -> None:
+    """Every AWS client of this process at the local servers, never at a real account."""
+    for name in list(os.environ):
+        if name.startswith("AWS_ENDPOINT_URL_") or name in {"AWS_PROFILE", "AWS_SESSION_TOKEN"}:
+            del os.environ[name]
+    os.environ.update(
+        {
+            "AWS_ENDPOINT_URL": endpoints.aws,
+            "AWS_ENDPOINT_URL_DYNAMODB": endpoints.dynamodb,
+            "AWS_ACCESS_KEY_ID": "test",
+            "AWS_SECRET_ACCESS_KEY": "test",
+            "AWS_REGION": REGION,
+            "AWS_DEFAULT_REGION": REGION,
+        }
+    )
+    for name, value in HANDLER_DEFAULTS.items():
+        os.environ.setdefault(name, value)
+
+
+def _port(raw: str) -> int:
+    if not raw.strip():
+        return DEFAULT_PORT
+    try:
+        port = int(raw)
+    except ValueError:
+        raise ValueError(f"expected a port number, got {raw!r}") from None
+    if not 1 <= port <= 65535:
+        raise ValueError(f"expected a port from 1 to 65535, got {port}")
+    return port
+
+
+def _default_workdir(port: int) -> Path:
+    """`.localstack/`; a run on another port, maybe beside the first, gets its own folder."""
+    workdir = REPO_ROOT / ".localstack"
+    return workdir if port == DEFAULT_PORT else workdir / f"port-{port}"
+
+
+def _interrupt(signum: int, _frame: FrameType | None) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+def _ignore_signals() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
