@@ -1,0 +1,1 @@
+"""`make bench`: notifier's figures beside baselines measured in the same run (bench/RESULTS.md)."""

@@ -1,0 +1,1 @@
+"""What notifier is measured against: the seed's obvious handler and a Powertools handler."""
