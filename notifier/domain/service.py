@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 import attrs
 
+from notifier.domain.budget import ByteBudget
 from notifier.domain.errors import AttachmentUnavailable, InvalidMessage
 from notifier.domain.idempotency import idempotency_key, payload_hash, send_once
 from notifier.domain.mime import compose, message_id
@@ -34,6 +35,10 @@ def encoded_size(raw_size: int) -> int:
     return -(-raw_size * _BASE64_NUMERATOR // _BASE64_DENOMINATOR) + 2
 
 
+# One 10 MB message (encoded) at a time, plus small ones: see budget.py.
+DEFAULT_BYTES_IN_FLIGHT = 12 * 1024 * 1024
+
+
 def utc_now() -> datetime:
     """The default clock."""
     return datetime.now(UTC)
@@ -50,6 +55,7 @@ class EmailService:
     idempotency: IdempotencyStore | None = None
     suppression: SuppressionList | None = None
     idempotency_ttl_seconds: float = 24 * 3600
+    budget: ByteBudget = attrs.field(factory=lambda: ByteBudget(DEFAULT_BYTES_IN_FLIGHT))
     clock: Callable[[], datetime] = utc_now
     monotonic: Callable[[], float] = time.monotonic
 
@@ -77,25 +83,30 @@ class EmailService:
         return attrs.evolve(sent, suppressed=suppressed)
 
     def _deliver(self, command: SendEmail, deadline: float) -> EmailSent:
-        raw = self.compose(command)
-        ses_id = self.mailer.send_raw(
-            raw=raw,
-            source=command.sender.addr_spec,
-            destinations=command.destinations,
-            deadline=deadline,
-            configuration_set=command.configuration_set,
-            tags=command.tags,
+        sizes = self._attachment_sizes(command)
+        # What the message will weigh once encoded, known before anything is downloaded.
+        estimate = sum(map(encoded_size, sizes)) + sum(
+            encoded_size(len(text.encode())) for text in (command.text, command.html) if text
         )
+        with self.budget.reserve(estimate, timeout=deadline - self.monotonic()):
+            raw = self.compose(command)
+            ses_id = self.mailer.send_raw(
+                raw=raw,
+                source=command.sender.addr_spec,
+                destinations=command.destinations,
+                deadline=deadline,
+                configuration_set=command.configuration_set,
+                tags=command.tags,
+            )
         return EmailSent(
             ses_message_id=ses_id, recipients=len(command.destinations), size_bytes=len(raw)
         )
 
     def compose(self, command: SendEmail) -> bytes:
-        """The raw message, size-checked before and after attachments are read."""
-        files = self._read_attachments(command)
+        """The raw message, size-checked after encoding."""
         raw = compose(
             command,
-            files,
+            self._read_attachments(command),
             date=self.clock(),
             message_id=message_id(unique=uuid.uuid4().hex, domain=command.sender.ascii_domain),
         )
@@ -107,15 +118,15 @@ class EmailService:
             )
         return raw
 
-    def _read_attachments(self, command: SendEmail) -> list[AttachmentFile]:
+    def _attachment_sizes(self, command: SendEmail) -> list[int]:
+        """Sizes from the store's metadata; refuse before download what cannot fit."""
         if not command.attachments:
             return []
         assert command.bucket is not None  # validation requires it with attachments
-        bucket = command.bucket
         sizes = []
         for index, attachment in enumerate(command.attachments):
             with _naming_attachment(index):
-                sizes.append(self.attachments.size(bucket, attachment.key))
+                sizes.append(self.attachments.size(command.bucket, attachment.key))
         estimate = sum(encoded_size(size) for size in sizes)
         if estimate > self.policy.max_message_bytes:
             raise InvalidMessage.one(
@@ -123,10 +134,14 @@ class EmailService:
                 f"attachments total {sum(sizes)} bytes, about {estimate} bytes once encoded,"
                 f" over the {self.policy.max_message_bytes}-byte message limit",
             )
+        return sizes
+
+    def _read_attachments(self, command: SendEmail) -> list[AttachmentFile]:
         files = []
         for index, attachment in enumerate(command.attachments):
+            assert command.bucket is not None
             with _naming_attachment(index):
-                data = self.attachments.read(bucket, attachment.key)
+                data = self.attachments.read(command.bucket, attachment.key)
             files.append(
                 AttachmentFile(
                     filename=attachment.filename, content_type=attachment.content_type, data=data

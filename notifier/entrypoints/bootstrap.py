@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Literal
 
-import boto3
+import botocore.session
 from botocore.config import Config
 
 from notifier.adapters.addresses import EmailValidatorAddresses
@@ -20,6 +20,7 @@ from notifier.adapters.outbound.dynamodb import DynamoDbIdempotencyStore, Dynamo
 from notifier.adapters.outbound.metrics import CloudWatchApiMetrics, EmfMetrics, NullMetrics
 from notifier.adapters.outbound.s3 import S3AttachmentStore
 from notifier.adapters.outbound.ses import SesMailer
+from notifier.domain.budget import ByteBudget
 from notifier.domain.feedback import FeedbackService
 from notifier.domain.policy import Policy
 from notifier.domain.ports import (
@@ -52,7 +53,7 @@ def bootstrap(
     settings = settings if settings is not None else Settings.from_env()
     if configure_logs:
         configure_logging(settings.log_level)
-    session = functools.cache(aws_session)  # only when a real adapter needs AWS
+    session = functools.cache(_aws_session)  # only when a real adapter needs AWS
     if mailer is None:
         mailer = SesMailer(
             _client(session(), "ses", settings, retries=1),
@@ -60,7 +61,8 @@ def bootstrap(
             configuration_set=settings.ses_configuration_set,
         )
     if attachments is None:
-        attachments = S3AttachmentStore(_client(session(), "s3", settings, retries=3))
+        # Created on first use: most messages have no attachment, and it saves the cold start.
+        attachments = S3AttachmentStore(lambda: _client(session(), "s3", settings, retries=3))
     if metrics is None:
         metrics = _metrics(settings, session)
     if addresses is None:
@@ -83,6 +85,7 @@ def bootstrap(
         idempotency=idempotency,
         suppression=suppression,
         idempotency_ttl_seconds=settings.idempotency_ttl_seconds,
+        budget=ByteBudget(settings.max_bytes_in_flight),
         clock=clock,
     )
     feedback = FeedbackService(
@@ -98,17 +101,20 @@ def bootstrap(
     )
 
 
-def aws_session() -> boto3.session.Session:
-    """A boto3 session for the configured region; `SettingsError` when none is set."""
-    # boto3 reads AWS_DEFAULT_REGION; Lambda sets both, a developer often only AWS_REGION.
-    session = boto3.session.Session(region_name=os.environ.get("AWS_REGION") or None)
-    if session.region_name is None:
+def _aws_session() -> botocore.session.Session:
+    """A botocore session for the configured region (botocore, not boto3: the handler needs
+    only clients, and importing boto3 on top costs its cold start ~15 ms)."""
+    session = botocore.session.get_session()
+    # botocore reads AWS_DEFAULT_REGION; Lambda sets both, a developer often only AWS_REGION.
+    region = os.environ.get("AWS_REGION") or session.get_config_variable("region")
+    if not region:
         raise SettingsError("invalid settings: AWS_REGION (or AWS_DEFAULT_REGION) is not set")
+    session.set_config_variable("region", region)
     return session
 
 
 def _client(
-    session: boto3.session.Session,
+    session: botocore.session.Session,
     service: Literal["ses", "s3", "cloudwatch", "dynamodb"],
     settings: Settings,
     *,
@@ -121,10 +127,10 @@ def _client(
         max_pool_connections=max(10, settings.send_concurrency),
         retries={"mode": "standard", "total_max_attempts": retries},
     )
-    return session.client(service, config=config)
+    return session.create_client(service, config=config)
 
 
-def _metrics(settings: Settings, session: Callable[[], boto3.session.Session]) -> Metrics:
+def _metrics(settings: Settings, session: Callable[[], botocore.session.Session]) -> Metrics:
     if settings.metrics_mode is MetricsMode.API:
         return CloudWatchApiMetrics(
             _client(session(), "cloudwatch", settings, retries=3), settings.metrics_namespace

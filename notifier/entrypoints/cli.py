@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 import time
@@ -34,7 +35,7 @@ from notifier.adapters.outbound.dynamodb import DynamoDbSuppressionList
 from notifier.domain.errors import DependencyUnavailable, InvalidMessage
 from notifier.domain.state import Suppression, SuppressionReason
 from notifier.entrypoints.app import DEFAULT_TIMEOUT_SECONDS
-from notifier.entrypoints.bootstrap import aws_session, bootstrap
+from notifier.entrypoints.bootstrap import bootstrap
 from notifier.entrypoints.provision import (
     ProvisionConfig,
     ProvisionError,
@@ -391,10 +392,11 @@ def _message(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _session() -> boto3.session.Session:
-    try:
-        return aws_session()
-    except SettingsError as exc:
-        raise CommandError(str(exc)) from None
+    # boto3 reads AWS_DEFAULT_REGION; accept AWS_REGION too, as the handler does.
+    session = boto3.session.Session(region_name=os.environ.get("AWS_REGION") or None)
+    if session.region_name is None:
+        raise CommandError("AWS_REGION (or AWS_DEFAULT_REGION) is not set")
+    return session
 
 
 def _succeeded(response: Mapping[str, Any]) -> bool:

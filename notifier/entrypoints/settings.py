@@ -15,6 +15,7 @@ from typing import Any
 import attrs
 
 from notifier.domain.policy import SES_MAX_MESSAGE_BYTES, SES_MAX_RECIPIENTS
+from notifier.domain.service import DEFAULT_BYTES_IN_FLIGHT
 
 ENV = "env"
 
@@ -80,6 +81,11 @@ class Settings:
         _bounded_int(1024, SES_MAX_MESSAGE_BYTES),
     )
     send_concurrency: int = _setting("NOTIFIER_SEND_CONCURRENCY", 10, _bounded_int(1, 64))
+    max_bytes_in_flight: int = _setting(
+        "NOTIFIER_MAX_BYTES_IN_FLIGHT",
+        DEFAULT_BYTES_IN_FLIGHT,
+        _bounded_int(1024 * 1024, 1024 * 1024 * 1024),
+    )
     ses_max_attempts: int = _setting("NOTIFIER_SES_MAX_ATTEMPTS", 4, _bounded_int(1, 10))
     ses_configuration_set: str = _setting("NOTIFIER_SES_CONFIGURATION_SET", "", str.strip)
     state_table: str = _setting("NOTIFIER_STATE_TABLE", "", str.strip)

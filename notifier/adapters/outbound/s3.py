@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -16,10 +18,21 @@ _DENIED = frozenset({"403", "AccessDenied", "Forbidden"})
 
 
 class S3AttachmentStore:
-    """`AttachmentStore` port on S3 (botocore's own retries cover S3's transient errors)."""
+    """`AttachmentStore` port on S3 (botocore's own retries cover S3's transient errors).
 
-    def __init__(self, client: S3Client) -> None:
-        self._client = client
+    The client is made on first use, once, from `client_factory`."""
+
+    def __init__(self, client_factory: Callable[[], S3Client]) -> None:
+        self._factory = client_factory
+        self._made: S3Client | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def _client(self) -> S3Client:
+        with self._lock:  # botocore client creation is not thread-safe
+            if self._made is None:
+                self._made = self._factory()
+            return self._made
 
     def size(self, bucket: str, key: str) -> int:
         try:
