@@ -33,4 +33,10 @@ COPY --from=build /opt/app/ ${LAMBDA_TASK_ROOT}/
 # (compose's provision and runner services) finds the package through it.
 WORKDIR ${LAMBDA_TASK_ROOT}
 
+# glibc malloc: buffers of 128 KiB and more are mmap'd and returned to the system when freed, and
+# two arenas instead of one per send thread. Without this, a batch of large messages sent one at
+# a time still leaves each thread's high-water mark resident (bench/RESULTS.md, memory row).
+ENV MALLOC_MMAP_THRESHOLD_=131072 \
+    MALLOC_ARENA_MAX=2
+
 CMD ["notifier.entrypoints.lambda_handler.handler"]
