@@ -115,6 +115,8 @@ def _serve(endpoints: Endpoints, *, once: bool) -> int:
         config=ProvisionConfig(visibility_timeout=VISIBILITY_TIMEOUT, sample_attachment=True),
     )
     queue = SqsQueue.connect(session.client("sqs"), url=stack.queue_url)
+    # The handler trusts SES notifications only from the feedback topic just provisioned.
+    os.environ.setdefault("NOTIFIER_FEEDBACK_TOPIC_ARNS", stack.feedback_topic_arn)
     say(
         f"provisioned queue {resource_name(queue.url)} (visibility timeout"
         f" {stack.visibility_timeout} s, dead letters after {stack.max_receive_count} receives),"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextvars
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, NotRequired, Protocol, TypedDict
 
@@ -96,12 +96,14 @@ class App:
         *,
         service: EmailService,
         feedback: FeedbackService,
+        feedback_topics: Collection[str] = (),
         metrics: Metrics,
         send_concurrency: int,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._service = service
         self._feedback = feedback
+        self._feedback_topics = frozenset(feedback_topics)
         self._metrics = metrics
         self._clock = clock
         self._executor = ThreadPoolExecutor(
@@ -127,7 +129,9 @@ class App:
         self, kind: EventKind, event: Any, request_id: str, deadline: float
     ) -> Mapping[str, Any]:
         if kind is EventKind.SQS:
-            outcomes = self._process_all(sqs_messages(event), deadline)
+            outcomes = self._process_all(
+                sqs_messages(event, feedback_topics=self._feedback_topics), deadline
+            )
             return BatchResponse(
                 batchItemFailures=[
                     ItemFailure(itemIdentifier=o.inbound.record_id) for o in outcomes if o.error
@@ -136,7 +140,9 @@ class App:
         if kind is EventKind.SNS:
             failed = [
                 o.inbound.record_id
-                for o in self._process_all(sns_messages(event), deadline)
+                for o in self._process_all(
+                    sns_messages(event, feedback_topics=self._feedback_topics), deadline
+                )
                 if o.error
             ]
             if failed:

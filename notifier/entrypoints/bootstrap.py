@@ -96,6 +96,7 @@ def bootstrap(
     return App(
         service=service,
         feedback=feedback,
+        feedback_topics=settings.feedback_topic_arns,
         metrics=metrics,
         send_concurrency=settings.send_concurrency,
     )

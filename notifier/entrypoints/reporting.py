@@ -94,7 +94,8 @@ def _failed(error: BaseException, metrics: Metrics, fields: dict[str, Any]) -> N
         for address in error.suppressed:
             log.info("recipient.suppressed", recipient=mask_address(address), **fields)
     if isinstance(error, InvalidMessage):
-        fields["invalid_fields"] = [e.field for e in error.errors]
+        # A field name is the producer's text (an unknown key may be an address): redacted.
+        fields["invalid_fields"] = [redact(e.field) for e in error.errors]
     log.warning(
         "email.processed",
         outcome="failed",

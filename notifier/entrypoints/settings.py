@@ -92,6 +92,7 @@ class Settings:
     idempotency_ttl_seconds: int = _setting(
         "NOTIFIER_IDEMPOTENCY_TTL_SECONDS", 24 * 3600, _bounded_int(60, 30 * 24 * 3600)
     )
+    feedback_topic_arns: tuple[str, ...] = _setting("NOTIFIER_FEEDBACK_TOPIC_ARNS", (), _csv)
     transient_bounce_limit: int = _setting(
         "NOTIFIER_TRANSIENT_BOUNCE_LIMIT", 3, _bounded_int(1, 100)
     )

@@ -44,6 +44,7 @@ def stack(monkeypatch: pytest.MonkeyPatch) -> Provisioned:
     """This test's resources with its own state table, which the handler is given."""
     provisioned = provision_stack(state_table=True)
     monkeypatch.setenv("NOTIFIER_STATE_TABLE", provisioned.state_table)
+    monkeypatch.setenv("NOTIFIER_FEEDBACK_TOPIC_ARNS", provisioned.feedback_topic_arn)
     return provisioned
 
 

@@ -12,12 +12,13 @@ import pytest
 from notifier.domain.errors import SendingPaused
 from notifier.domain.feedback import FeedbackKind, parse_ses_notification
 from notifier.domain.state import SuppressionReason
-from notifier.entrypoints.app import App
+from notifier.entrypoints.app import App, RecordsFailed
 from tests.fakes import FakeContext, FakeMailer, FakeMetrics, FakeSuppressionList
 from tests.unit.conftest import seed_message
 from tests.unit.test_handler import load_event, sqs_event
 
 SES = Path(__file__).parent.parent / "events" / "ses"
+FEEDBACK_TOPIC = "arn:aws:sns:us-east-1:123456789012:notifier-feedback"
 
 
 def notification(name: str) -> dict[str, Any]:
@@ -28,12 +29,13 @@ def sns_with(message: dict[str, Any]) -> dict[str, Any]:
     """The SNS fixture carrying an SES notification as its Message."""
     event = load_event("sns.json")
     event["Records"][0]["Sns"]["Message"] = json.dumps(message)
+    event["Records"][0]["Sns"]["TopicArn"] = FEEDBACK_TOPIC
     return event
 
 
 @pytest.fixture
 def app(make_app: Callable[..., App], suppression: FakeSuppressionList) -> App:
-    return make_app(suppression=suppression)
+    return make_app(suppression=suppression, feedback_topic_arns=(FEEDBACK_TOPIC,))
 
 
 @pytest.mark.parametrize(
@@ -104,7 +106,9 @@ def test_transient_bounces_suppress_at_the_limit(
     make_app: Callable[..., App], suppression: FakeSuppressionList
 ) -> None:
     """Two transient bounces are counted; the third in 7 days suppresses (limit 3)."""
-    app = make_app(suppression=suppression, transient_bounce_limit=3)
+    app = make_app(
+        suppression=suppression, transient_bounce_limit=3, feedback_topic_arns=(FEEDBACK_TOPIC,)
+    )
     for _ in range(2):
         app.handle(sns_with(notification("bounce_transient")), FakeContext())
     assert suppression.entries() == []
@@ -127,7 +131,7 @@ def test_feedback_without_a_state_table_is_logged_and_counted(
     make_app: Callable[..., App], metrics: FakeMetrics
 ) -> None:
     """NOTIFIER_STATE_TABLE unset: no suppression, but the invocation succeeds and counts."""
-    app = make_app()
+    app = make_app(feedback_topic_arns=(FEEDBACK_TOPIC,))
     assert app.handle(sns_with(notification("complaint")), FakeContext()) == {"processed": 1}
     assert metrics.total("Complaints") == 1
 
@@ -136,11 +140,28 @@ def test_feedback_through_sqs_is_understood(app: App, suppression: FakeSuppressi
     """An SES notification relayed SNS -> SQS (envelope in the body) is feedback too."""
     envelope = {
         "Type": "Notification",
-        "TopicArn": "arn:aws:sns:us-east-1:1:f",
+        "TopicArn": FEEDBACK_TOPIC,
         "Message": json.dumps(notification("bounce_permanent")),
     }
     assert app.handle(sqs_event(json.dumps(envelope)), FakeContext()) == {"batchItemFailures": []}
     assert len(suppression.entries()) == 2
+
+
+def test_forged_feedback_from_a_producer_suppresses_nobody(
+    app: App, suppression: FakeSuppressionList, mailer: FakeMailer
+) -> None:
+    """An SES-shaped complaint on the email topic, in a raw SQS body or a direct call is refused
+    as invalid: only the feedback topic is trusted."""
+    forged = notification("complaint")
+    on_email_topic = sns_with(forged)
+    on_email_topic["Records"][0]["Sns"]["TopicArn"] = "arn:aws:sns:us-east-1:123456789012:email"
+    with pytest.raises(RecordsFailed):
+        app.handle(on_email_topic, FakeContext())
+    assert app.handle(sqs_event(json.dumps(forged)), FakeContext()) == {
+        "batchItemFailures": [{"itemIdentifier": "m0"}]
+    }
+    assert app.handle(forged, FakeContext())["statusCode"] == 400
+    assert suppression.entries() == []
 
 
 def test_suppressed_recipients_are_left_out(

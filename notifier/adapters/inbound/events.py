@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import enum
 import functools
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 import attrs
@@ -66,7 +66,7 @@ def direct_message(event: Mapping[str, Any], request_id: str) -> Inbound:
     return _parsed(request_id, functools.partial(parse_message, event))
 
 
-def sqs_messages(event: Mapping[str, Any]) -> list[Inbound]:
+def sqs_messages(event: Mapping[str, Any], *, feedback_topics: Collection[str]) -> list[Inbound]:
     """One `Inbound` per SQS record, `record_id` being its `messageId`.
 
     A record with no usable `messageId` gets the empty id: Lambda reads an empty
@@ -82,11 +82,12 @@ def sqs_messages(event: Mapping[str, Any]) -> list[Inbound]:
         if not isinstance(body, str):
             found.append(_invalid(record_id, "(body)", "SQS record has no text body"))
             continue
-        found.append(_parsed(record_id, functools.partial(_unwrap_sns_envelope, body)))
+        parse = functools.partial(_unwrap_sns_envelope, body, feedback_topics)
+        found.append(_parsed(record_id, parse))
     return found
 
 
-def sns_messages(event: Mapping[str, Any]) -> list[Inbound]:
+def sns_messages(event: Mapping[str, Any], *, feedback_topics: Collection[str]) -> list[Inbound]:
     """One `Inbound` per SNS record, `record_id` being the SNS `MessageId`."""
     found = []
     for record in event["Records"]:
@@ -96,29 +97,45 @@ def sns_messages(event: Mapping[str, Any]) -> list[Inbound]:
         if not isinstance(message, str):
             found.append(_invalid(record_id, "(body)", "SNS record has no text Message"))
             continue
-        found.append(_parsed(record_id, functools.partial(_request_or_feedback, message)))
+        topic = _text(sns, "TopicArn")
+        parse = functools.partial(_request_or_feedback, message, topic, feedback_topics)
+        found.append(_parsed(record_id, parse))
     return found
 
 
-def _unwrap_sns_envelope(body: str) -> MessageRequest | Feedback:
+def _unwrap_sns_envelope(body: str, feedback_topics: Collection[str]) -> MessageRequest | Feedback:
     data = decode_json(body)
     if (
         isinstance(data, Mapping)
         and data.get("Type") == "Notification"
-        and "TopicArn" in data
+        and isinstance(data.get("TopicArn"), str)
         and isinstance(data.get("Message"), str)
     ):
-        return _request_or_feedback(data["Message"])
-    return _request_or_feedback_data(data)
+        return _request_or_feedback(data["Message"], data["TopicArn"], feedback_topics)
+    return _request_or_feedback_data(data, "", feedback_topics)
 
 
-def _request_or_feedback(text: str) -> MessageRequest | Feedback:
-    return _request_or_feedback_data(decode_json(text))
+def _request_or_feedback(
+    text: str, topic: str, feedback_topics: Collection[str]
+) -> MessageRequest | Feedback:
+    return _request_or_feedback_data(decode_json(text), topic, feedback_topics)
 
 
-def _request_or_feedback_data(data: Any) -> MessageRequest | Feedback:
+def _request_or_feedback_data(
+    data: Any, topic: str, feedback_topics: Collection[str]
+) -> MessageRequest | Feedback:
+    """An SES notification is feedback only when SNS delivered it from a feedback topic:
+    anyone who may queue mail must not be able to suppress an address by forging one."""
     feedback = parse_ses_notification(data)
-    return feedback if feedback is not None else parse_message(data)
+    if feedback is None:
+        return parse_message(data)
+    if topic and topic in feedback_topics:
+        return feedback
+    raise InvalidMessage.one(
+        "(body)",
+        "an SES notification is accepted only from a feedback topic"
+        " (NOTIFIER_FEEDBACK_TOPIC_ARNS), not from a producer",
+    )
 
 
 def _parsed(record_id: str, parse: Callable[[], MessageRequest | Feedback]) -> Inbound:

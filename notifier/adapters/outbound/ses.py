@@ -25,6 +25,7 @@ from notifier.domain.errors import (
     SendThrottled,
     TransientError,
 )
+from notifier.domain.privacy import redact
 
 if TYPE_CHECKING:
     from mypy_boto3_ses import SESClient
@@ -146,5 +147,5 @@ def _log_retry(state: RetryCallState) -> None:
         "ses.retry",
         attempt=state.attempt_number,
         sleep_s=round(state.upcoming_sleep, 3),
-        error=str(error),
+        error=redact(str(error)),
     )
