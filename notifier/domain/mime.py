@@ -49,6 +49,9 @@ def compose(
         for subtype, text in (("plain", command.text), ("html", command.html))
         if text
     ]
+    if len(bodies) > 1 or attachments:
+        for part in bodies:
+            del part["MIME-Version"]  # RFC 2045: the top level's is the one that counts
     root: MIMEBase = (
         bodies[0]
         if len(bodies) == 1
@@ -120,6 +123,7 @@ def _address(mailbox: Mailbox) -> str:
 def _attachment(attachment: AttachmentFile) -> MIMEBase:
     maintype, _, subtype = attachment.content_type.partition("/")
     part = MIMEBase(maintype, subtype)
+    del part["MIME-Version"]  # only the top level needs it (RFC 2045)
     part.set_payload(attachment.data)
     encoders.encode_base64(part)
     filename = attachment.filename
