@@ -8,6 +8,7 @@ environment.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 import uuid
@@ -23,6 +24,7 @@ from notifier.entrypoints.provision import ProvisionConfig, Provisioned, provisi
 from notifier.entrypoints.runner import InProcessFunction, Runner, SqsQueue, StopFlag
 from tests.support.localstack import LocalStack, start_localstack
 from tests.support.moto import MotoServer, start_moto
+from tests.support.serve import Runners
 from tests.support.ses_outbox import SesOutbox
 
 SERVICES = "sqs,sns,ses,s3"
@@ -94,9 +96,14 @@ def ses_outbox(localstack: LocalStack) -> SesOutbox:
     return outbox
 
 
-def provision_stack(*, state_table: bool = False) -> Provisioned:
-    """A test's own queue, dead-letter queue (3 receives), topics and, if asked, state table,
-    plus the shared SES domain, bucket and sample invoice."""
+def provision_stack(
+    *,
+    state_table: bool = False,
+    visibility_timeout: int = VISIBILITY_TIMEOUT,
+    max_receive_count: int = 3,
+) -> Provisioned:
+    """A test's own queue, dead-letter queue, topics and, if asked, state table, plus the
+    shared SES domain, bucket and sample invoice."""
     name = f"e2e-{uuid.uuid4().hex[:12]}"
     return provision(
         boto3.session.Session(),
@@ -105,7 +112,8 @@ def provision_stack(*, state_table: bool = False) -> Provisioned:
             dead_letter_queue_name=f"{name}-dlq",
             topic_name=name,
             feedback_topic_name=f"{name}-feedback",
-            visibility_timeout=VISIBILITY_TIMEOUT,
+            visibility_timeout=visibility_timeout,
+            max_receive_count=max_receive_count,
             bucket=BUCKET,
             sample_attachment=True,
             state_table=f"{name}-state" if state_table else "",
@@ -117,6 +125,16 @@ def provision_stack(*, state_table: bool = False) -> Provisioned:
 def stack() -> Provisioned:
     """This test's own resources, without a state table (no idempotency, no suppression)."""
     return provision_stack()
+
+
+@pytest.fixture
+def runners(tmp_path: Path) -> Iterator[Runners]:
+    """`python -m notifier serve` processes, each stopped (and its log kept) at the end."""
+    group = Runners(workdir=tmp_path, base_env=os.environ)
+    try:
+        yield group
+    finally:
+        group.close()
 
 
 @attrs.define

@@ -15,18 +15,17 @@ in flight cut off. docs/security.md says which case each test covers, and which 
 from __future__ import annotations
 
 import json
-import os
 import time
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 
-from notifier.entrypoints.provision import ProvisionConfig, Provisioned, provision
-from tests.e2e.conftest import BUCKET, SENDER, queue_depth, wait_until
+from notifier.entrypoints.provision import Provisioned
+from tests.e2e.conftest import SENDER, queue_depth, wait_until
+from tests.e2e.conftest import provision_stack as e2e_stack
 from tests.support.faultproxy import SEND_RAW_EMAIL, FaultProxy, Faults, Outcome
 from tests.support.localstack import LocalStack
 from tests.support.serve import Runners, ServeProcess
@@ -41,30 +40,12 @@ def proxy(localstack: LocalStack) -> Iterator[FaultProxy]:
         yield running
 
 
-@pytest.fixture
-def runners(tmp_path: Path) -> Iterator[Runners]:
-    group = Runners(workdir=tmp_path, base_env=os.environ)
-    try:
-        yield group
-    finally:
-        group.close()
-
-
 def provision_stack(*, visibility_timeout: int, max_receive_count: int = 3) -> Provisioned:
     """A queue (and DLQ) and a state table of this test's own."""
-    name = f"faults-{uuid.uuid4().hex[:10]}"
-    return provision(
-        boto3.session.Session(),
-        config=ProvisionConfig(
-            queue_name=name,
-            dead_letter_queue_name=f"{name}-dlq",
-            topic_name=name,
-            feedback_topic_name="",
-            visibility_timeout=visibility_timeout,
-            max_receive_count=max_receive_count,
-            bucket=BUCKET,
-            state_table=f"{name}-state",
-        ),
+    return e2e_stack(
+        state_table=True,
+        visibility_timeout=visibility_timeout,
+        max_receive_count=max_receive_count,
     )
 
 

@@ -11,9 +11,7 @@ scan their runners' logs the same way.
 from __future__ import annotations
 
 import json
-import os
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +20,9 @@ import pytest
 
 from notifier.adapters.outbound.dynamodb import DynamoDbSuppressionList
 from notifier.domain.state import Suppression, SuppressionReason
-from notifier.entrypoints.provision import ProvisionConfig, Provisioned, provision
+from notifier.entrypoints.provision import Provisioned
 from tests.e2e.conftest import BUCKET, SENDER, wait_until
+from tests.e2e.conftest import provision_stack as e2e_stack
 from tests.support.faultproxy import FaultProxy, Faults
 from tests.support.localstack import LocalStack
 from tests.support.privacy import ADDRESS
@@ -35,29 +34,8 @@ SES_EVENTS = Path(__file__).parent.parent / "events" / "ses"
 
 
 @pytest.fixture
-def runners(tmp_path: Path) -> Iterator[Runners]:
-    group = Runners(workdir=tmp_path, base_env=os.environ)
-    try:
-        yield group
-    finally:
-        group.close()
-
-
-@pytest.fixture
 def stack() -> Provisioned:
-    name = f"privacy-{uuid.uuid4().hex[:10]}"
-    return provision(
-        boto3.session.Session(),
-        config=ProvisionConfig(
-            queue_name=name,
-            dead_letter_queue_name=f"{name}-dlq",
-            topic_name=name,
-            feedback_topic_name=f"{name}-feedback",
-            visibility_timeout=3,
-            bucket=BUCKET,
-            state_table=f"{name}-state",
-        ),
-    )
+    return e2e_stack(state_table=True)
 
 
 def start(

@@ -6,16 +6,15 @@ A producer may put messages on the email queue and publish to the email topic; n
 from __future__ import annotations
 
 import json
-import os
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
 import pytest
 
-from notifier.entrypoints.provision import ProvisionConfig, Provisioned, provision
-from tests.e2e.conftest import BUCKET, wait_until
+from notifier.entrypoints.provision import Provisioned
+from tests.e2e.conftest import provision_stack as e2e_stack
+from tests.e2e.conftest import wait_until
 from tests.support.serve import Runners
 
 pytestmark = pytest.mark.timeout(60)
@@ -23,29 +22,8 @@ SES_EVENTS = Path(__file__).parent.parent / "events" / "ses"
 
 
 @pytest.fixture
-def runners(tmp_path: Path) -> Iterator[Runners]:
-    group = Runners(workdir=tmp_path, base_env=os.environ)
-    try:
-        yield group
-    finally:
-        group.close()
-
-
-@pytest.fixture
 def stack() -> Provisioned:
-    name = f"threats-{uuid.uuid4().hex[:10]}"
-    return provision(
-        boto3.session.Session(),
-        config=ProvisionConfig(
-            queue_name=name,
-            dead_letter_queue_name=f"{name}-dlq",
-            topic_name=name,
-            feedback_topic_name=f"{name}-feedback",
-            visibility_timeout=3,
-            bucket=BUCKET,
-            state_table=f"{name}-state",
-        ),
-    )
+    return e2e_stack(state_table=True)
 
 
 def test_a_producer_cannot_suppress_an_address_by_forging_ses_feedback(

@@ -6,43 +6,16 @@ of them. The template is read as data, CloudFormation short tags in their long f
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
-TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
-
-
-class _Loader(yaml.SafeLoader):
-    """A safe loader that reads `!Ref X` as {"Ref": "X"}, `!Sub s` as {"Fn::Sub": s}..."""
-
-
-def _long_form(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
-    value: Any
-    if isinstance(node, yaml.ScalarNode):
-        value = loader.construct_scalar(node)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        assert isinstance(node, yaml.MappingNode)
-        value = loader.construct_mapping(node, deep=True)
-    if suffix in {"Ref", "Condition"}:
-        return {suffix: value}
-    if suffix == "GetAtt" and isinstance(value, str):
-        value = value.split(".", 1)
-    return {f"Fn::{suffix}": value}
-
-
-_Loader.add_multi_constructor("!", _long_form)
+from tests.support.cloudformation import load_template
 
 
 @pytest.fixture(scope="module")
 def resources() -> dict[str, Any]:
-    # A SafeLoader subclass: it only adds constructors for the CloudFormation tags.
-    template = yaml.load(TEMPLATE.read_text(encoding="utf-8"), Loader=_Loader)  # noqa: S506
-    found: dict[str, Any] = template["Resources"]
+    found: dict[str, Any] = load_template()["Resources"]
     return found
 
 
