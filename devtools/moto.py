@@ -35,14 +35,6 @@ class MotoServer:
     process: subprocess.Popen[bytes]
     log_path: Path
 
-    def reset(self) -> None:
-        """Forget every resource (all services, all accounts)."""
-        request = urllib.request.Request(  # noqa: S310 - the http URL start_moto built
-            f"{self.endpoint_url}/moto-api/reset", method="POST"
-        )
-        with urllib.request.urlopen(request, timeout=5):  # noqa: S310
-            pass
-
     def stop(self) -> None:
         """SIGTERM the process group, SIGKILL it if it is still there after a grace period."""
         stop_group(self.process)

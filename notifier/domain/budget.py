@@ -14,6 +14,9 @@ from collections.abc import Iterator
 
 from notifier.domain.errors import DependencyUnavailable
 
+# One 10 MB message (encoded) at a time, plus small ones (NOTIFIER_MAX_BYTES_IN_FLIGHT).
+DEFAULT_BYTES_IN_FLIGHT = 12 * 1024 * 1024
+
 
 class ByteBudget:
     """At most `capacity` bytes reserved at once; a message larger than the capacity is let

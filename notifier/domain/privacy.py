@@ -17,6 +17,7 @@ def mask_address(address: str) -> str:
 
 # Bounded repetitions keep every pattern linear in the text's length (a log line may carry an
 # attacker's 256 KB string); only the text around an "@" is ever examined.
+_AT = re.compile("@")
 _QUOTED_LOCAL = re.compile(r'"[^"\r\n]{0,128}"@')
 _LOCAL = re.compile(r"""[^\s<>"'(),;:\[\]]{1,128}$""")
 _DOMAIN = re.compile(r"""\[[^\]\s]{0,128}\]|[^\s<>"'(),;:\[\]@]{1,255}""")
@@ -29,7 +30,8 @@ def redact(text: str) -> str:
         return text
     out: list[str] = []
     position = 0
-    for at in _at_signs(text):
+    for match in _AT.finditer(text):
+        at = match.start()
         if at < position:
             continue  # inside an address already masked
         quoted = _QUOTED_LOCAL.search(text, max(position, at - 130), at + 1)
@@ -47,7 +49,3 @@ def redact(text: str) -> str:
         position = domain.end()
     out.append(text[position:])
     return "".join(out)
-
-
-def _at_signs(text: str) -> list[int]:
-    return [index for index, char in enumerate(text) if char == "@"]

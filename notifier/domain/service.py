@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 import attrs
 
-from notifier.domain.budget import ByteBudget
+from notifier.domain.budget import DEFAULT_BYTES_IN_FLIGHT, ByteBudget
 from notifier.domain.errors import AttachmentUnavailable, InvalidMessage
 from notifier.domain.idempotency import idempotency_key, payload_hash, send_once
 from notifier.domain.mime import compose, message_id
@@ -33,10 +33,6 @@ _BASE64_NUMERATOR, _BASE64_DENOMINATOR = 4 * 78, 3 * 76
 def encoded_size(raw_size: int) -> int:
     """An upper bound of an attachment's size once base64-encoded into the message."""
     return -(-raw_size * _BASE64_NUMERATOR // _BASE64_DENOMINATOR) + 2
-
-
-# One 10 MB message (encoded) at a time, plus small ones: see budget.py.
-DEFAULT_BYTES_IN_FLIGHT = 12 * 1024 * 1024
 
 
 def utc_now() -> datetime:

@@ -14,8 +14,8 @@ from typing import Any
 
 import attrs
 
+from notifier.domain.budget import DEFAULT_BYTES_IN_FLIGHT
 from notifier.domain.policy import SES_MAX_MESSAGE_BYTES, SES_MAX_RECIPIENTS
-from notifier.domain.service import DEFAULT_BYTES_IN_FLIGHT
 
 ENV = "env"
 

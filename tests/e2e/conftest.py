@@ -14,6 +14,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import attrs
 import boto3
@@ -21,7 +22,7 @@ import pytest
 
 from notifier.entrypoints.bootstrap import bootstrap
 from notifier.entrypoints.provision import ProvisionConfig, Provisioned, provision
-from notifier.entrypoints.runner import InProcessFunction, Runner, SqsQueue, StopFlag
+from notifier.entrypoints.runner import Function, InProcessFunction, Runner, SqsQueue, StopFlag
 from tests.support.localstack import LocalStack, start_localstack
 from tests.support.moto import MotoServer, start_moto
 from tests.support.serve import Runners
@@ -166,36 +167,41 @@ class BackgroundRunner:
         assert self.errors == []
 
 
-@pytest.fixture
-def runner(stack: Provisioned) -> Iterator[BackgroundRunner]:
-    """`serve` on this test's queue, running until the test ends."""
+def message(subject: str, **changes: Any) -> dict[str, Any]:
+    """A valid notifier message from the verified sender; `subject` identifies it."""
+    return {
+        "sender": SENDER,
+        "recipients": ["user@example.com"],
+        "subject": subject,
+        "text_content": "La facture #12345 est disponible pour téléchargement.",
+        **changes,
+    }
+
+
+def start_runner(stack: Provisioned, function: Function | None = None) -> BackgroundRunner:
+    """`serve` on the stack's queue, on a thread, with the in-process handler unless given."""
     lines: list[str] = []
     background = BackgroundRunner(
         runner=Runner(
             queue=SqsQueue.connect(boto3.client("sqs"), url=stack.queue_url),
-            function=InProcessFunction(bootstrap(configure_logs=False)),
+            function=function or InProcessFunction(bootstrap(configure_logs=False)),
             wait_seconds=WAIT_SECONDS,
             report=lines.append,
         ),
         lines=lines,
     )
     background.start()
+    return background
+
+
+@pytest.fixture
+def runner(stack: Provisioned) -> Iterator[BackgroundRunner]:
+    """`serve` on this test's queue, running until the test ends."""
+    background = start_runner(stack)
     try:
         yield background
     finally:
         background.close()
-
-
-def queue_depth(url: str) -> tuple[int, int]:
-    """(messages waiting, messages in flight) in the queue at `url`."""
-    attributes = boto3.client("sqs").get_queue_attributes(
-        QueueUrl=url,
-        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-    )["Attributes"]
-    return (
-        int(attributes["ApproximateNumberOfMessages"]),
-        int(attributes["ApproximateNumberOfMessagesNotVisible"]),
-    )
 
 
 def wait_until(condition: Callable[[], bool], *, timeout_s: float, what: str) -> None:

@@ -24,12 +24,13 @@ import boto3
 import pytest
 
 from notifier.entrypoints.provision import Provisioned
-from tests.e2e.conftest import SENDER, queue_depth, wait_until
+from tests.e2e.conftest import SENDER, wait_until
 from tests.e2e.conftest import provision_stack as e2e_stack
 from tests.support.faultproxy import SEND_RAW_EMAIL, FaultProxy, Faults, Outcome
 from tests.support.localstack import LocalStack
 from tests.support.serve import Runners, ServeProcess
 from tests.support.ses_outbox import SesOutbox
+from tests.support.sqs import queue_depth
 
 pytestmark = pytest.mark.timeout(90)
 

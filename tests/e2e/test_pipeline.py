@@ -19,14 +19,9 @@ from notifier.entrypoints.bootstrap import bootstrap
 from notifier.entrypoints.cli import main
 from notifier.entrypoints.provision import Provisioned, sample_pdf
 from notifier.entrypoints.runner import InProcessFunction, Runner, SqsQueue, StopFlag
-from tests.e2e.conftest import (
-    SENDER,
-    VISIBILITY_TIMEOUT,
-    BackgroundRunner,
-    queue_depth,
-    wait_until,
-)
+from tests.e2e.conftest import SENDER, VISIBILITY_TIMEOUT, BackgroundRunner, message, wait_until
 from tests.support.ses_outbox import SentEmail, SesOutbox
+from tests.support.sqs import queue_depth
 
 pytestmark = pytest.mark.timeout(60)
 ROOT = Path(__file__).parent.parent.parent
@@ -35,16 +30,6 @@ ROOT = Path(__file__).parent.parent.parent
 def about(token: str) -> Callable[[SentEmail], bool]:
     """Matches the emails whose subject carries `token`."""
     return lambda email: token in email.subject
-
-
-def message(subject: str, **changes: Any) -> dict[str, Any]:
-    return {
-        "sender": SENDER,
-        "recipients": ["user@example.com"],
-        "subject": subject,
-        "text_content": "La facture #12345 est disponible pour téléchargement.",
-        **changes,
-    }
 
 
 def test_a_message_queued_by_a_producer_is_sent_through_ses(

@@ -23,17 +23,18 @@ from notifier.domain.state import IdempotencyRecord, RecordStatus
 from notifier.entrypoints.bootstrap import bootstrap
 from notifier.entrypoints.cli import main
 from notifier.entrypoints.provision import Provisioned
-from notifier.entrypoints.runner import InProcessFunction, Runner, SqsQueue
+from notifier.entrypoints.runner import InProcessFunction
 from tests.e2e.conftest import (
     SENDER,
     VISIBILITY_TIMEOUT,
-    WAIT_SECONDS,
     BackgroundRunner,
+    message,
     provision_stack,
-    queue_depth,
+    start_runner,
     wait_until,
 )
 from tests.support.ses_outbox import SesOutbox
+from tests.support.sqs import queue_depth
 
 pytestmark = pytest.mark.timeout(90)
 SES_EVENTS = Path(__file__).parent.parent / "events" / "ses"
@@ -48,21 +49,6 @@ def stack(monkeypatch: pytest.MonkeyPatch) -> Provisioned:
     return provisioned
 
 
-def start_runner(stack: Provisioned, function: Any = None) -> BackgroundRunner:
-    lines: list[str] = []
-    background = BackgroundRunner(
-        runner=Runner(
-            queue=SqsQueue.connect(boto3.client("sqs"), url=stack.queue_url),
-            function=function or InProcessFunction(bootstrap(configure_logs=False)),
-            wait_seconds=WAIT_SECONDS,
-            report=lines.append,
-        ),
-        lines=lines,
-    )
-    background.start()
-    return background
-
-
 @pytest.fixture
 def runner(stack: Provisioned) -> Iterator[BackgroundRunner]:
     background = start_runner(stack)
@@ -70,16 +56,6 @@ def runner(stack: Provisioned) -> Iterator[BackgroundRunner]:
         yield background
     finally:
         background.close()
-
-
-def message(subject: str, **changes: Any) -> dict[str, Any]:
-    return {
-        "sender": SENDER,
-        "recipients": ["user@example.com"],
-        "subject": subject,
-        "text_content": "La facture #12345 est disponible pour téléchargement.",
-        **changes,
-    }
 
 
 def queue(stack: Provisioned, *bodies: dict[str, Any]) -> None:

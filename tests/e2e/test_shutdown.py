@@ -21,8 +21,9 @@ import pytest
 from notifier.entrypoints.bootstrap import bootstrap
 from notifier.entrypoints.provision import Provisioned
 from notifier.entrypoints.runner import InProcessFunction
-from tests.e2e.conftest import SENDER, VISIBILITY_TIMEOUT, queue_depth, wait_until
+from tests.e2e.conftest import SENDER, VISIBILITY_TIMEOUT, wait_until
 from tests.support.ses_outbox import SesOutbox
+from tests.support.sqs import queue_depth
 
 pytestmark = pytest.mark.timeout(60)
 ROOT = Path(__file__).parent.parent.parent

@@ -30,6 +30,7 @@ from tests.soak.traffic import BUCKET, SoakInput, build, private_data
 from tests.support.faultproxy import SEND_RAW_EMAIL, FaultProxy, Faults, Outcome
 from tests.support.privacy import Leak
 from tests.support.serve import ServeProcess, load_note, serve_environment
+from tests.support.sqs import queue_depth
 
 REGION = "us-east-1"
 POLL_S = 0.5
@@ -292,7 +293,7 @@ class _Watch:
             if now - last_depth_check < 1.0:
                 continue
             last_depth_check = now
-            empty_polls = empty_polls + 1 if _depth(sqs, stack.queue_url) == (0, 0) else 0
+            empty_polls = empty_polls + 1 if queue_depth(stack.queue_url, sqs) == (0, 0) else 0
             if empty_polls >= 2:
                 return True
         return False
@@ -318,17 +319,6 @@ def _queue(stack: Provisioned, inputs: list[SoakInput]) -> list[SoakInput]:
         ids = {int(entry["Id"]): entry["MessageId"] for entry in response["Successful"]}
         queued += [attrs.evolve(item, message_id=ids[n]) for n, item in enumerate(chunk)]
     return queued
-
-
-def _depth(sqs: Any, url: str) -> tuple[int, int]:
-    attributes = sqs.get_queue_attributes(
-        QueueUrl=url,
-        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-    )["Attributes"]
-    return (
-        int(attributes["ApproximateNumberOfMessages"]),
-        int(attributes["ApproximateNumberOfMessagesNotVisible"]),
-    )
 
 
 def _outbox(endpoint_url: str, *, source: str, run: str) -> dict[str, str]:

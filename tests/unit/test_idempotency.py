@@ -6,6 +6,7 @@ import json
 from collections.abc import Callable
 from datetime import timedelta
 
+import attrs
 import pytest
 
 from notifier.domain.errors import DependencyUnavailable
@@ -26,6 +27,15 @@ def app(make_app: Callable[..., App], idempotency: FakeIdempotencyStore) -> App:
 def only_record(store: FakeIdempotencyStore) -> IdempotencyRecord:
     (record,) = store.records.values()
     return record
+
+
+def claim_in_progress(app: App, store: FakeIdempotencyStore, *, expires_at: float) -> None:
+    """The seed message's key, held IN_PROGRESS until `expires_at` (as by another invocation)."""
+    app.handle(seed_message(), FakeContext())
+    record = only_record(store)
+    store.records[record.key] = attrs.evolve(
+        record, status=RecordStatus.IN_PROGRESS, ses_message_id=None, expires_at=expires_at
+    )
 
 
 def test_a_first_send_completes_the_record(
@@ -63,14 +73,7 @@ def test_a_duplicate_while_in_progress_is_transient(
     app: App, idempotency: FakeIdempotencyStore, mailer: FakeMailer
 ) -> None:
     """GIVEN a live IN_PROGRESS claim (another invocation is sending) THEN 503, nothing sent."""
-    app.handle(seed_message(), FakeContext())
-    record = only_record(idempotency)
-    idempotency.records[record.key] = IdempotencyRecord(
-        key=record.key,
-        status=RecordStatus.IN_PROGRESS,
-        payload_hash=record.payload_hash,
-        expires_at=NOW + 60,
-    )
+    claim_in_progress(app, idempotency, expires_at=NOW + 60)
     response = app.handle(seed_message(), FakeContext())
     assert response["statusCode"] == 503
     assert len(mailer.sent) == 1
@@ -80,14 +83,7 @@ def test_an_expired_in_progress_claim_is_taken_over(
     app: App, idempotency: FakeIdempotencyStore, mailer: FakeMailer
 ) -> None:
     """GIVEN an IN_PROGRESS claim whose holder died (expiry passed) THEN this one sends."""
-    app.handle(seed_message(), FakeContext())
-    record = only_record(idempotency)
-    idempotency.records[record.key] = IdempotencyRecord(
-        key=record.key,
-        status=RecordStatus.IN_PROGRESS,
-        payload_hash=record.payload_hash,
-        expires_at=NOW - 1,
-    )
+    claim_in_progress(app, idempotency, expires_at=NOW - 1)
     assert app.handle(seed_message(), FakeContext())["statusCode"] == 200
     assert len(mailer.sent) == 2
     assert only_record(idempotency).status is RecordStatus.COMPLETED

@@ -75,11 +75,6 @@ def _require_object(value: Any) -> Mapping[str, Any]:
     return value
 
 
-def parse_body(body: str | bytes) -> MessageRequest:
-    """Decode a JSON body and structure it; raise `InvalidMessage` naming each bad field."""
-    return parse_message(decode_json(body))
-
-
 def decode_json(body: str | bytes) -> Any:
     """The decoded JSON, or `InvalidMessage` on `(body)` saying why it is not JSON."""
     try:
