@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -47,15 +47,6 @@ def stack(monkeypatch: pytest.MonkeyPatch) -> Provisioned:
     monkeypatch.setenv("NOTIFIER_STATE_TABLE", provisioned.state_table)
     monkeypatch.setenv("NOTIFIER_FEEDBACK_TOPIC_ARNS", provisioned.feedback_topic_arn)
     return provisioned
-
-
-@pytest.fixture
-def runner(stack: Provisioned) -> Iterator[BackgroundRunner]:
-    background = start_runner(stack)
-    try:
-        yield background
-    finally:
-        background.close()
 
 
 def queue(stack: Provisioned, *bodies: dict[str, Any]) -> None:
