@@ -1,5 +1,8 @@
-# The notifier function's image: `sam build` builds it for template.yaml, `make build` and
-# `docker compose up` for local runs. README.md "Run it in containers" says how.
+# The notifier function's image (the last stage, `function`): `sam build` builds it for
+# template.yaml, `make build` and `docker compose up` for local runs. The `tools` stage is the
+# local tooling compose runs beside it (`python -m devtools provision|serve`): the same
+# dependencies and package plus `devtools/`, which never enters the function's image.
+# README.md "Run it in containers" says how.
 #
 # The AWS Lambda base image brings Python 3.12, the runtime interface client that calls the
 # handler in Lambda, and the Runtime Interface Emulator that serves the Invoke API on port 8080
@@ -23,14 +26,25 @@ COPY notifier/ /opt/app/notifier/
 RUN python3 -m compileall -q -j 0 --invalidation-mode checked-hash /opt/deps /opt/app \
     && chmod -R a+rX /opt/deps /opt/app
 
-# Final stage: the base image plus two layers, dependencies first (they change least).
-FROM ${BASE_IMAGE}
+# Local tooling for compose: the function's tree plus devtools/ (provision, the SQS runner).
+FROM ${BASE_IMAGE} AS tools
+
+COPY --from=build /opt/deps/ ${LAMBDA_TASK_ROOT}/
+COPY --from=build /opt/app/ ${LAMBDA_TASK_ROOT}/
+COPY devtools/ ${LAMBDA_TASK_ROOT}/devtools/
+WORKDIR ${LAMBDA_TASK_ROOT}
+ENTRYPOINT ["python3", "-m", "devtools"]
+CMD ["--help"]
+
+# The function: the base image plus two layers, dependencies first (they change least). Last,
+# so that a build without --target (sam build, docker build .) makes this one.
+FROM ${BASE_IMAGE} AS function
 
 COPY --from=build /opt/deps/ ${LAMBDA_TASK_ROOT}/
 COPY --from=build /opt/app/ ${LAMBDA_TASK_ROOT}/
 
-# The base image's working directory already; stated because `python3 -m notifier ...`
-# (compose's provision and runner services) finds the package through it.
+# The base image's working directory already; stated because `python3 -m notifier invoke` and
+# `suppression` (the operations commands) find the package through it.
 WORKDIR ${LAMBDA_TASK_ROOT}
 
 # glibc malloc: buffers of 128 KiB and more are mmap'd and returned to the system when freed, and

@@ -5,7 +5,7 @@
 2. `provision()`: the queue and its dead-letter queue, the topic (filter `channel = email`), the
    SES domain, the bucket with the sample invoice (and the state table, where provision makes
    one); a 10 s visibility timeout.
-3. The SQS runner of `python -m notifier serve`, with the handler in this process, on the main
+3. The SQS runner of `python -m devtools serve`, with the handler in this process, on the main
    thread: a signal cuts a long poll short, or lets the batch in flight finish first.
 4. On other threads: the sample invoice through SQS, then through SNS (`devtools.samples`); every
    email that reaches LocalStack's SES outbox is printed (`devtools.mailview`).
@@ -26,19 +26,21 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
-import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from devtools.console import say, shown
 from devtools.localstack import REPO_ROOT, LocalStackError, PortTaken
 from devtools.mailview import OutboxWatcher
 from devtools.moto import MotoError
+from devtools.provision import ProvisionConfig, provision
+from devtools.runner.invokers import InProcessFunction
+from devtools.runner.poller import Runner, StopFlag
+from devtools.runner.queue import SqsQueue
 from devtools.samples import Outcome, SampleRun, resource_name
 from devtools.servers import Endpoints, port_taken, start_servers
 from devtools.ses_outbox import SesOutbox
+from notifier.adapters.outbound.aws import aws_session, client
 from notifier.entrypoints.bootstrap import bootstrap
-from notifier.entrypoints.provision import ProvisionConfig, provision
-from notifier.entrypoints.runner import InProcessFunction, Runner, SqsQueue, StopFlag
 from notifier.entrypoints.settings import SettingsError
 
 DEFAULT_PORT = 4566
@@ -109,12 +111,13 @@ def _parser() -> argparse.ArgumentParser:
 
 def _serve(endpoints: Endpoints, *, once: bool) -> int:
     _point_aws_at(endpoints)
-    session = boto3.session.Session()
+    session = aws_session()
     stack = provision(
         session,
         config=ProvisionConfig(visibility_timeout=VISIBILITY_TIMEOUT, sample_attachment=True),
     )
-    queue = SqsQueue.connect(session.client("sqs"), url=stack.queue_url)
+    sqs = client(session, "sqs", retries=3, read_timeout=WAIT_SECONDS + 10)
+    queue = SqsQueue.connect(sqs, url=stack.queue_url)
     # The handler trusts SES notifications only from the feedback topic just provisioned.
     os.environ.setdefault("NOTIFIER_FEEDBACK_TOPIC_ARNS", stack.feedback_topic_arn)
     say(
@@ -143,8 +146,8 @@ def _serve(endpoints: Endpoints, *, once: bool) -> int:
 
     watcher = OutboxWatcher(SesOutbox(endpoint_url=endpoints.aws))
     samples = SampleRun(
-        sqs=session.client("sqs"),  # clients made here: a boto3 session is not thread-safe
-        sns=session.client("sns"),
+        sqs=client(session, "sqs", retries=3),  # made here: a session is not thread-safe
+        sns=client(session, "sns", retries=3),
         stack=stack,
         watcher=watcher,
         stopping=stop.is_set,
@@ -179,10 +182,9 @@ def _serving(endpoints: Endpoints, *, queue: str, topic: str) -> str:
             f"serving: queue {resource_name(queue)}, topic {resource_name(topic)},"
             f" endpoint {endpoints.aws}",
             "  send more from another shell:",
-            # AWS_DEFAULT_REGION: the CLI's boto3 session does not read AWS_REGION.
             f"    export AWS_ENDPOINT_URL={endpoints.aws} AWS_DEFAULT_REGION={REGION}"
             " AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test",
-            f"    {python} -m notifier send --via sqs --to you@example.com --subject Bonjour"
+            f"    {python} -m devtools send --via sqs --to you@example.com --subject Bonjour"
             " --text 'Hello' --attach invoices/12345.pdf",
             "  (--via sns publishes to the topic); Ctrl-C to stop",
         ]

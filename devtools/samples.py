@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from devtools.console import say
 from devtools.mailview import OutboxWatcher
-from notifier.entrypoints.provision import SAMPLE_ATTACHMENT_KEY, Provisioned
+from devtools.provision import SAMPLE_ATTACHMENT_KEY, Provisioned
 
 if TYPE_CHECKING:
     from mypy_boto3_sns import SNSClient

@@ -11,7 +11,7 @@ import threading
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, NotRequired, Protocol, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 import structlog
 
@@ -34,20 +34,12 @@ from notifier.domain.feedback import FeedbackService
 from notifier.domain.ports import Metrics, Unit
 from notifier.domain.privacy import redact
 from notifier.domain.service import EmailService
+from notifier.entrypoints.context import DEFAULT_TIMEOUT_SECONDS, LambdaContext
 from notifier.entrypoints.reporting import Outcome, report
 
 log = structlog.get_logger("notifier")
 
-DEFAULT_TIMEOUT_SECONDS = 30.0  # the function's timeout, used when there is no Lambda context
 RESPONSE_RESERVE_SECONDS = 1.0  # kept back from the deadline to log, flush metrics and return
-
-
-class LambdaContext(Protocol):
-    """The part of Lambda's context object we use."""
-
-    aws_request_id: str
-
-    def get_remaining_time_in_millis(self) -> int: ...
 
 
 class ItemFailure(TypedDict):

@@ -7,15 +7,13 @@ never at import time.
 from __future__ import annotations
 
 import functools
-import os
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Literal
 
 import botocore.session
-from botocore.config import Config
 
 from notifier.adapters.addresses import EmailValidatorAddresses
+from notifier.adapters.outbound.aws import RegionNotSet, aws_session, client
 from notifier.adapters.outbound.dynamodb import DynamoDbIdempotencyStore, DynamoDbSuppressionList
 from notifier.adapters.outbound.metrics import CloudWatchApiMetrics, EmfMetrics, NullMetrics
 from notifier.adapters.outbound.s3 import S3AttachmentStore
@@ -54,21 +52,22 @@ def bootstrap(
     if configure_logs:
         configure_logging(settings.log_level)
     session = functools.cache(_aws_session)  # only when a real adapter needs AWS
+    pool = settings.send_concurrency  # every send thread may hold a connection of each client
     if mailer is None:
         mailer = SesMailer(
-            _client(session(), "ses", settings, retries=1),
+            client(session(), "ses", retries=1, pool=pool),
             max_attempts=settings.ses_max_attempts,
             configuration_set=settings.ses_configuration_set,
         )
     if attachments is None:
         # Created on first use: most messages have no attachment, and it saves the cold start.
-        attachments = S3AttachmentStore(lambda: _client(session(), "s3", settings, retries=3))
+        attachments = S3AttachmentStore(lambda: client(session(), "s3", retries=3, pool=pool))
     if metrics is None:
         metrics = _metrics(settings, session)
     if addresses is None:
         addresses = EmailValidatorAddresses()
     if settings.state_table and (idempotency is None or suppression is None):
-        dynamodb = _client(session(), "dynamodb", settings, retries=3)
+        dynamodb = client(session(), "dynamodb", retries=3, pool=pool)
         idempotency = idempotency or DynamoDbIdempotencyStore(dynamodb, settings.state_table)
         suppression = suppression or DynamoDbSuppressionList(dynamodb, settings.state_table)
     policy = Policy(
@@ -103,38 +102,17 @@ def bootstrap(
 
 
 def _aws_session() -> botocore.session.Session:
-    """A botocore session for the configured region (botocore, not boto3: the handler needs
-    only clients, and importing boto3 on top costs its cold start ~15 ms)."""
-    session = botocore.session.get_session()
-    # botocore reads AWS_DEFAULT_REGION; Lambda sets both, a developer often only AWS_REGION.
-    region = os.environ.get("AWS_REGION") or session.get_config_variable("region")
-    if not region:
-        raise SettingsError("invalid settings: AWS_REGION (or AWS_DEFAULT_REGION) is not set")
-    session.set_config_variable("region", region)
-    return session
-
-
-def _client(
-    session: botocore.session.Session,
-    service: Literal["ses", "s3", "cloudwatch", "dynamodb"],
-    settings: Settings,
-    *,
-    retries: int,
-) -> Any:
-    """A client whose pool fits the send concurrency; endpoints come from AWS_ENDPOINT_URL*."""
-    config = Config(
-        connect_timeout=3,
-        read_timeout=10,
-        max_pool_connections=max(10, settings.send_concurrency),
-        retries={"mode": "standard", "total_max_attempts": retries},
-    )
-    return session.create_client(service, config=config)
+    try:
+        return aws_session()
+    except RegionNotSet as exc:
+        raise SettingsError(f"invalid settings: {exc}") from None
 
 
 def _metrics(settings: Settings, session: Callable[[], botocore.session.Session]) -> Metrics:
     if settings.metrics_mode is MetricsMode.API:
         return CloudWatchApiMetrics(
-            _client(session(), "cloudwatch", settings, retries=3), settings.metrics_namespace
+            client(session(), "cloudwatch", retries=3, pool=settings.send_concurrency),
+            settings.metrics_namespace,
         )
     if settings.metrics_mode is MetricsMode.EMF:
         return EmfMetrics(settings.metrics_namespace)

@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from notifier.entrypoints.app import LambdaContext
 from notifier.entrypoints.bootstrap import bootstrap
+from notifier.entrypoints.context import LambdaContext
 
 app = bootstrap()
 

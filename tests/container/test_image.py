@@ -94,7 +94,8 @@ def test_image_runs_the_handler_by_default(notifier_image: str) -> None:
 
 def test_image_holds_the_locked_dependencies_and_the_package_only(notifier_image: str) -> None:
     """The task root has the lock file's pins and the byte-compiled package; no tests, no lock
-    file, and `python3 -m notifier` works from the working directory (compose relies on it)."""
+    file, no local tooling (devtools/ is the `tools` stage's), and `python3 -m notifier` (the
+    operations commands) works from the working directory."""
     probe = (
         "import json, os, pathlib, boto3, notifier;"
         "root = pathlib.Path(os.environ['LAMBDA_TASK_ROOT']);"
@@ -102,7 +103,7 @@ def test_image_holds_the_locked_dependencies_and_the_package_only(notifier_image
         "'cwd': os.getcwd(), 'root': str(root), 'boto3': boto3.__version__,"
         "'boto3_at': boto3.__file__, 'notifier_at': notifier.__file__,"
         "'compiled': any((root / 'notifier' / '__pycache__').glob('*.pyc')),"
-        "'strays': [p for p in ('tests', 'requirements', 'pyproject.toml')"
+        "'strays': [p for p in ('tests', 'requirements', 'pyproject.toml', 'devtools')"
         " if (root / p).exists()] + [p for p in ('/tmp/requirements.txt',)"
         " if os.path.exists(p)]}))"
     )

@@ -20,9 +20,11 @@ import attrs
 import boto3
 import pytest
 
+from devtools.provision import ProvisionConfig, Provisioned, provision
+from devtools.runner.invokers import Function, InProcessFunction
+from devtools.runner.poller import Runner, StopFlag
+from devtools.runner.queue import SqsQueue
 from notifier.entrypoints.bootstrap import bootstrap
-from notifier.entrypoints.provision import ProvisionConfig, Provisioned, provision
-from notifier.entrypoints.runner import Function, InProcessFunction, Runner, SqsQueue, StopFlag
 from tests.support.localstack import LocalStack, start_localstack
 from tests.support.moto import MotoServer, start_moto
 from tests.support.serve import Runners
@@ -130,7 +132,7 @@ def stack() -> Provisioned:
 
 @pytest.fixture
 def runners(tmp_path: Path) -> Iterator[Runners]:
-    """`python -m notifier serve` processes, each stopped (and its log kept) at the end."""
+    """`python -m devtools serve` processes, each stopped (and its log kept) at the end."""
     group = Runners(workdir=tmp_path, base_env=os.environ)
     try:
         yield group

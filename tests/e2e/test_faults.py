@@ -1,6 +1,6 @@
 """AWS misbehaving: throttling, resets, 5xx, outages, a killed runner. Nothing lost, nothing twice.
 
-SQS -> `python -m notifier serve` (a child process, idempotency on: a state table of its own on
+SQS -> `python -m devtools serve` (a child process, idempotency on: a state table of its own on
 moto) -> the handler -> SES, with `FaultProxy` between the runner and LocalStack: for SES only
 (`AWS_ENDPOINT_URL_SES`), or for everything but DynamoDB (`AWS_ENDPOINT_URL`). Every runner has
 planted credentials, and every test ends by scanning all its runners wrote for them and for
@@ -23,7 +23,7 @@ from typing import Any
 import boto3
 import pytest
 
-from notifier.entrypoints.provision import Provisioned
+from devtools.provision import Provisioned
 from tests.e2e.conftest import SENDER, wait_until
 from tests.e2e.conftest import provision_stack as e2e_stack
 from tests.support.faultproxy import SEND_RAW_EMAIL, FaultProxy, Faults, Outcome

@@ -15,10 +15,12 @@ from typing import Any
 import boto3
 import pytest
 
+from devtools.cli import main
+from devtools.provision import Provisioned, sample_pdf
+from devtools.runner.invokers import InProcessFunction
+from devtools.runner.poller import Runner, StopFlag
+from devtools.runner.queue import SqsQueue
 from notifier.entrypoints.bootstrap import bootstrap
-from notifier.entrypoints.cli import main
-from notifier.entrypoints.provision import Provisioned, sample_pdf
-from notifier.entrypoints.runner import InProcessFunction, Runner, SqsQueue, StopFlag
 from tests.e2e.conftest import SENDER, VISIBILITY_TIMEOUT, BackgroundRunner, message, wait_until
 from tests.support.ses_outbox import SentEmail, SesOutbox
 from tests.support.sqs import queue_depth
@@ -201,12 +203,12 @@ def test_the_handler_gets_lambdas_sqs_event_built_from_what_sqs_returned(
 def test_send_direct_calls_the_handler_and_prints_its_response(
     stack: Provisioned, ses_outbox: SesOutbox
 ) -> None:
-    """`python -m notifier send --via direct` invokes the handler in its own process and prints
+    """`python -m devtools send --via direct` invokes the handler in its own process and prints
     the direct invocation's response, whose message id is SES's."""
     token = uuid.uuid4().hex[:8]
     result = subprocess.run(
         [
-            *(sys.executable, "-m", "notifier", "send", "--via=direct"),
+            *(sys.executable, "-m", "devtools", "send", "--via=direct"),
             *("--to=user@example.com", f"--subject={token}", "--text=Facture"),
         ],
         capture_output=True,

@@ -1,6 +1,6 @@
 """Privacy in logs, end to end: every line a runner writes, scanned for what must not be there.
 
-The runner is `python -m notifier serve` as a child process, with planted credentials (a fake
+The runner is `python -m devtools serve` as a child process, with planted credentials (a fake
 access key, a distinctive secret key and session token: LocalStack and moto accept any), at
 DEBUG level and with EMF metrics on stdout, so every line it could write is written. Its stdout
 and stderr are scanned whole (tests/support/privacy.py) for each full address, body, attachment
@@ -18,9 +18,9 @@ from typing import Any
 import boto3
 import pytest
 
+from devtools.provision import Provisioned
 from notifier.adapters.outbound.dynamodb import DynamoDbSuppressionList
 from notifier.domain.state import Suppression, SuppressionReason
-from notifier.entrypoints.provision import Provisioned
 from tests.e2e.conftest import BUCKET, SENDER, wait_until
 from tests.e2e.conftest import provision_stack as e2e_stack
 from tests.support.faultproxy import FaultProxy, Faults

@@ -10,13 +10,14 @@ import attrs
 import boto3
 import pytest
 
-from notifier.entrypoints.cli import main
-from notifier.entrypoints.provision import (
+from devtools.cli import main
+from devtools.provision import (
     SAMPLE_ATTACHMENT_KEY,
     ProvisionConfig,
     provision,
     sample_pdf,
 )
+from notifier.adapters.outbound.aws import aws_session
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -41,8 +42,8 @@ def test_provisioning_creates_everything_and_a_second_run_changes_nothing() -> N
         sample_attachment=True,
     )
 
-    first = provision(boto3.session.Session(), config=config)
-    again = provision(boto3.session.Session(), config=config)
+    first = provision(aws_session(), config=config)
+    again = provision(aws_session(), config=config)
 
     assert first.changes
     assert again.changes == ()
@@ -74,9 +75,9 @@ def test_a_changed_setting_is_corrected_in_place() -> None:
     """Provisioning with another visibility timeout updates the queue instead of failing
     (CreateQueue alone refuses an existing queue with different attributes)."""
     config = fresh(visibility_timeout=5)
-    first = provision(boto3.session.Session(), config=config)
+    first = provision(aws_session(), config=config)
 
-    changed = provision(boto3.session.Session(), config=attrs.evolve(config, visibility_timeout=9))
+    changed = provision(aws_session(), config=attrs.evolve(config, visibility_timeout=9))
 
     assert changed.changes == (f"set VisibilityTimeout of queue {config.queue_name}",)
     assert changed.queue_url == first.queue_url
@@ -89,7 +90,7 @@ def test_a_changed_setting_is_corrected_in_place() -> None:
 def test_the_provision_command_prints_what_it_provisioned(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    """`python -m notifier provision` prints the queue URLs, the topic ARN and the bucket, then
+    """`python -m devtools provision` prints the queue URLs, the topic ARN and the bucket, then
     what it changed; the second run says everything was already in place."""
     config = fresh()
     argv = [

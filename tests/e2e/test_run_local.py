@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from notifier.entrypoints.provision import sample_pdf
+from devtools.provision import sample_pdf
 
 pytestmark = pytest.mark.timeout(60)
 ROOT = Path(__file__).parent.parent.parent

@@ -16,14 +16,14 @@ from typing import Any
 import boto3
 import pytest
 
+from devtools.provision import Provisioned
+from devtools.runner.invokers import InProcessFunction
 from notifier.adapters.inbound.message import parse_message
 from notifier.adapters.outbound.dynamodb import DynamoDbIdempotencyStore
 from notifier.domain.idempotency import idempotency_key, payload_hash
 from notifier.domain.state import IdempotencyRecord, RecordStatus
 from notifier.entrypoints.bootstrap import bootstrap
 from notifier.entrypoints.cli import main
-from notifier.entrypoints.provision import Provisioned
-from notifier.entrypoints.runner import InProcessFunction
 from tests.e2e.conftest import (
     SENDER,
     VISIBILITY_TIMEOUT,

@@ -1,4 +1,4 @@
-"""Stopping `python -m notifier serve` with SIGTERM loses nothing and sends nothing twice."""
+"""Stopping `python -m devtools serve` with SIGTERM loses nothing and sends nothing twice."""
 
 from __future__ import annotations
 
@@ -18,9 +18,9 @@ from typing import Any
 import boto3
 import pytest
 
+from devtools.provision import Provisioned
+from devtools.runner.invokers import InProcessFunction
 from notifier.entrypoints.bootstrap import bootstrap
-from notifier.entrypoints.provision import Provisioned
-from notifier.entrypoints.runner import InProcessFunction
 from tests.e2e.conftest import SENDER, VISIBILITY_TIMEOUT, wait_until
 from tests.support.ses_outbox import SesOutbox
 from tests.support.sqs import queue_depth
@@ -90,12 +90,12 @@ def held() -> Iterator[HeldInvocations]:
 
 @pytest.fixture
 def serve() -> Iterator[Callable[..., subprocess.Popen[str]]]:
-    """Start `python -m notifier serve ARGS...`; whatever is still running at the end is killed."""
+    """Start `python -m devtools serve ARGS...`; whatever is still running at the end is killed."""
     started: list[subprocess.Popen[str]] = []
 
     def start(*args: str) -> subprocess.Popen[str]:
         process = subprocess.Popen(
-            [sys.executable, "-m", "notifier", "serve", *args],
+            [sys.executable, "-m", "devtools", "serve", *args],
             cwd=ROOT,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

@@ -12,7 +12,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from notifier.entrypoints.provision import Provisioned
+from devtools.provision import Provisioned
 from tests.e2e.conftest import provision_stack as e2e_stack
 from tests.e2e.conftest import wait_until
 from tests.support.serve import Runners

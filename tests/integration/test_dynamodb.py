@@ -19,6 +19,8 @@ import pytest
 import structlog
 from botocore.config import Config
 
+from devtools.provision import ProvisionConfig, ProvisionError, provision
+from notifier.adapters.outbound.aws import aws_session
 from notifier.adapters.outbound.dynamodb import (
     DynamoDbIdempotencyStore,
     DynamoDbSuppressionList,
@@ -31,7 +33,6 @@ from notifier.domain.state import (
     SuppressionReason,
 )
 from notifier.entrypoints.cli import main
-from notifier.entrypoints.provision import ProvisionConfig, ProvisionError, provision
 from tests.support.localstack import LocalStack
 from tests.support.moto import MotoServer
 
@@ -445,8 +446,8 @@ def test_provision_creates_the_state_table_with_ttl_and_is_idempotent(
         state_table=state_table,
     )
 
-    first = provision(boto3.session.Session(), config=config)
-    again = provision(boto3.session.Session(), config=config)
+    first = provision(aws_session(), config=config)
+    again = provision(aws_session(), config=config)
 
     assert f"created table {state_table}" in first.changes
     assert f"enabled TTL on attribute ttl of {state_table}" in first.changes
@@ -469,7 +470,7 @@ def test_provision_enables_ttl_on_an_existing_table(table: str, dynamodb: Any) -
         queue_name=name, dead_letter_queue_name=f"{name}-dlq", topic_name=name, state_table=table
     )
 
-    done = provision(boto3.session.Session(), config=config)
+    done = provision(aws_session(), config=config)
 
     assert f"enabled TTL on attribute ttl of {table}" in done.changes
     assert f"created table {table}" not in done.changes
@@ -495,7 +496,7 @@ def test_provision_refuses_a_table_with_another_key(dynamodb: Any) -> None:
     )
 
     with pytest.raises(ProvisionError, match=f"table {name}-state exists with the key schema"):
-        provision(boto3.session.Session(), config=config)
+        provision(aws_session(), config=config)
 
 
 # The suppression CLI

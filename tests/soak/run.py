@@ -1,6 +1,6 @@
 """One soak run: provision, serve through a throttling proxy, queue N messages, reconcile.
 
-SQS (LocalStack) -> `python -m notifier serve` (a child process, so its memory is its own and
+SQS (LocalStack) -> `python -m devtools serve` (a child process, so its memory is its own and
 its logs are what Lambda would ship) -> the handler -> SES through `FaultProxy`, which
 throttles a share of the `SendRawEmail` calls -> LocalStack's outbox. Idempotency is on (the
 state table on moto), the queue has a short visibility timeout and a dead-letter queue after
@@ -24,7 +24,7 @@ from typing import Any
 import attrs
 import boto3
 
-from notifier.entrypoints.provision import ProvisionConfig, Provisioned, provision, sample_pdf
+from devtools.provision import ProvisionConfig, Provisioned, provision, sample_pdf
 from tests.soak.reconcile import Reconciliation, reconcile
 from tests.soak.traffic import BUCKET, SoakInput, build, private_data
 from tests.support.faultproxy import SEND_RAW_EMAIL, FaultProxy, Faults, Outcome

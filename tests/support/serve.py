@@ -1,4 +1,4 @@
-"""`python -m notifier serve` as a child process, as Lambda runs the function: apart.
+"""`python -m devtools serve` as a child process, as Lambda runs the function: apart.
 
 A process of its own can be killed (SIGKILL mid-batch), measured (its resident memory, from
 /proc) and heard: everything it writes, structlog's JSON lines and the runner's batch lines,
@@ -58,7 +58,7 @@ def serve_environment(base: Mapping[str, str], **settings: str) -> dict[str, str
 
 
 class ServeProcess:
-    """One `python -m notifier serve` child, its stdout and stderr in `log_path`."""
+    """One `python -m devtools serve` child, its stdout and stderr in `log_path`."""
 
     def __init__(self, process: subprocess.Popen[bytes], log_path: Path) -> None:
         self.process = process
@@ -80,7 +80,7 @@ class ServeProcess:
                 [
                     sys.executable,
                     "-m",
-                    "notifier",
+                    "devtools",
                     "serve",
                     f"--queue-url={queue_url}",
                     f"--wait-seconds={wait_seconds}",

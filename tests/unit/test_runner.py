@@ -15,17 +15,11 @@ from typing import Any
 
 import pytest
 
+from devtools.runner.events import lambda_event
+from devtools.runner.invokers import HttpFunction, InProcessFunction, InvokeFailed
+from devtools.runner.poller import BatchSummary, Runner, StopFlag
+from devtools.runner.queue import QueueUnavailable
 from notifier.entrypoints.app import App
-from notifier.entrypoints.runner import (
-    BatchSummary,
-    HttpFunction,
-    InProcessFunction,
-    InvokeFailed,
-    QueueUnavailable,
-    Runner,
-    StopFlag,
-    lambda_event,
-)
 from tests.fakes import FakeMailer
 from tests.unit.conftest import seed_message
 

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from notifier.adapters.outbound.aws import error_code
 from notifier.domain.errors import AttachmentUnavailable, DependencyUnavailable
 
 if TYPE_CHECKING:
@@ -51,7 +52,7 @@ def _translate(
     exc: ClientError | BotoCoreError, bucket: str, key: str
 ) -> AttachmentUnavailable | DependencyUnavailable:
     if isinstance(exc, ClientError):
-        code = str(exc.response.get("Error", {}).get("Code", ""))
+        code = error_code(exc)
         if code in _MISSING:
             return AttachmentUnavailable(key, f"does not exist in bucket {bucket!r}")
         if code in _DENIED:

@@ -17,6 +17,7 @@ from tenacity import (
 )
 from tenacity.stop import stop_base
 
+from notifier.adapters.outbound.aws import error_code
 from notifier.domain.errors import (
     DependencyUnavailable,
     MessageRejected,
@@ -126,9 +127,8 @@ class _StopBefore(stop_base):
 
 def translate_client_error(exc: ClientError) -> NotifierError:
     """Map an SES error response onto the permanent/transient split."""
-    error = exc.response.get("Error", {})
-    code = error.get("Code", "Unknown")
-    message = error.get("Message", "") or code
+    code = error_code(exc)
+    message = exc.response.get("Error", {}).get("Message", "") or code
     status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
     if code in _PAUSED:
         return SendingPaused(f"SES sending is paused ({code}): {message}", code=code)

@@ -1,4 +1,4 @@
-"""`python -m notifier provision`: what the notifier talks to, wherever AWS_ENDPOINT_URL points.
+"""`python -m devtools provision`: what the notifier talks to, wherever AWS_ENDPOINT_URL points.
 
 The local stand-in for the stack's entry points: the email queue and its dead-letter queue,
 the email topic feeding the queue (filter `channel = email`), the SES sender domains, the
@@ -7,7 +7,7 @@ read first and only created or corrected when it differs, so a second run change
 one function, `provision()`, serves the CLI, the compose init and the tests.
 
 Each client goes to its own service's endpoint when one is set (AWS_ENDPOINT_URL_DYNAMODB, for
-example, sends only DynamoDB elsewhere), else to AWS_ENDPOINT_URL: boto3 resolves both.
+example, sends only DynamoDB elsewhere), else to AWS_ENDPOINT_URL: botocore resolves both.
 """
 
 from __future__ import annotations
@@ -17,8 +17,11 @@ import json
 from typing import TYPE_CHECKING, Any
 
 import attrs
-import boto3
+import botocore.session
 from botocore.exceptions import ClientError
+
+from notifier.adapters.outbound.aws import client, error_code
+from notifier.adapters.outbound.dynamodb import state_table as schema
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -33,8 +36,6 @@ FILTER_POLICY = {"channel": ["email"]}
 QUEUE_RETENTION_SECONDS = 345_600  # 4 days, as in template.yaml
 DEAD_LETTER_RETENTION_SECONDS = 1_209_600  # 14 days, the maximum, as in template.yaml
 _JSON_QUEUE_ATTRIBUTES = frozenset({"RedrivePolicy", "Policy"})
-STATE_TABLE_KEY = "pk"  # partition key (S), no sort key: see notifier/adapters/outbound/dynamodb.py
-STATE_TABLE_TTL_ATTRIBUTE = "ttl"
 
 
 class ProvisionError(Exception):
@@ -73,13 +74,13 @@ class AwsClients:
     dynamodb: DynamoDBClient
 
     @classmethod
-    def from_session(cls, session: boto3.session.Session) -> AwsClients:
+    def from_session(cls, session: botocore.session.Session) -> AwsClients:
         return cls(
-            sqs=session.client("sqs"),
-            sns=session.client("sns"),
-            ses=session.client("ses"),
-            s3=session.client("s3"),
-            dynamodb=session.client("dynamodb"),
+            sqs=client(session, "sqs", retries=3),
+            sns=client(session, "sns", retries=3),
+            ses=client(session, "ses", retries=3),
+            s3=client(session, "s3", retries=3),
+            dynamodb=client(session, "dynamodb", retries=3),
         )
 
 
@@ -106,7 +107,7 @@ class Provisioned:
         """A human-readable report, one resource a line."""
         domains = ", ".join(f"{domain} ({status})" for domain, status in self.sender_domains)
         table = (
-            f"{self.state_table} (key {STATE_TABLE_KEY}, TTL on {STATE_TABLE_TTL_ATTRIBUTE})"
+            f"{self.state_table} (key {schema.KEY}, TTL on {schema.TTL_ATTRIBUTE})"
             if self.state_table
             else "(none)"
         )
@@ -129,7 +130,9 @@ class Provisioned:
         ]
 
 
-def provision(aws: boto3.session.Session | AwsClients, *, config: ProvisionConfig) -> Provisioned:
+def provision(
+    aws: botocore.session.Session | AwsClients, *, config: ProvisionConfig
+) -> Provisioned:
     """Create or correct every resource; safe to run any number of times."""
     clients = aws if isinstance(aws, AwsClients) else AwsClients.from_session(aws)
     return _Provisioner(clients).run(config)
@@ -285,7 +288,7 @@ class _Provisioner:
             s3.head_bucket(Bucket=bucket)
             return
         except ClientError as exc:
-            if _error_code(exc) not in {"404", "NoSuchBucket", "NotFound"}:
+            if error_code(exc) not in {"404", "NoSuchBucket", "NotFound"}:
                 raise  # 403: the name is taken by someone else; nothing to provision here
         region = s3.meta.region_name
         if region in (None, "us-east-1"):
@@ -304,7 +307,7 @@ class _Provisioner:
             # A single-part upload's ETag is the MD5 of the content.
             current: str | None = head["ETag"].strip('"')
         except ClientError as exc:
-            if _error_code(exc) not in {"404", "NoSuchKey", "NotFound"}:
+            if error_code(exc) not in {"404", "NoSuchKey", "NotFound"}:
                 raise
             current = None
         if current != hashlib.md5(body, usedforsecurity=False).hexdigest():
@@ -322,8 +325,8 @@ class _Provisioner:
             table = dynamodb.create_table(
                 TableName=name,
                 BillingMode="PAY_PER_REQUEST",
-                KeySchema=[{"AttributeName": STATE_TABLE_KEY, "KeyType": "HASH"}],
-                AttributeDefinitions=[{"AttributeName": STATE_TABLE_KEY, "AttributeType": "S"}],
+                KeySchema=list(schema.KEY_SCHEMA),
+                AttributeDefinitions=list(schema.ATTRIBUTE_DEFINITIONS),
             )["TableDescription"]
             self._changes.append(f"created table {name}")
         else:
@@ -331,10 +334,14 @@ class _Provisioner:
             # owner's choice (and AWS allows one switch a day): an existing table keeps its own.
             keys = [(k["AttributeName"], k["KeyType"]) for k in table.get("KeySchema", [])]
             types = {d["AttributeName"]: d["AttributeType"] for d in table["AttributeDefinitions"]}
-            if keys != [(STATE_TABLE_KEY, "HASH")] or types.get(STATE_TABLE_KEY) != "S":
+            wanted = [(k["AttributeName"], k["KeyType"]) for k in schema.KEY_SCHEMA]
+            if keys != wanted or any(
+                types.get(d["AttributeName"]) != d["AttributeType"]
+                for d in schema.ATTRIBUTE_DEFINITIONS
+            ):
                 raise ProvisionError(
                     f"table {name} exists with the key schema {keys}; the state table needs the"
-                    f" partition key {STATE_TABLE_KEY} (S) alone: choose another name"
+                    f" partition key {schema.KEY} (S) alone: choose another name"
                 )
         if table.get("TableStatus") != "ACTIVE":  # UpdateTimeToLive wants an ACTIVE table
             dynamodb.get_waiter("table_exists").wait(
@@ -342,18 +349,18 @@ class _Provisioner:
             )
         ttl = dynamodb.describe_time_to_live(TableName=name).get("TimeToLiveDescription", {})
         if ttl.get("TimeToLiveStatus") in {"ENABLED", "ENABLING"}:
-            if ttl.get("AttributeName") == STATE_TABLE_TTL_ATTRIBUTE:
+            if ttl.get("AttributeName") == schema.TTL_ATTRIBUTE:
                 return
             raise ProvisionError(
                 f"table {name} has TTL on the attribute {ttl.get('AttributeName')!r}, not"
-                f" {STATE_TABLE_TTL_ATTRIBUTE!r}: disable it first (AWS allows one TTL change"
+                f" {schema.TTL_ATTRIBUTE!r}: disable it first (AWS allows one TTL change"
                 " an hour)"
             )
         dynamodb.update_time_to_live(
             TableName=name,
-            TimeToLiveSpecification={"Enabled": True, "AttributeName": STATE_TABLE_TTL_ATTRIBUTE},
+            TimeToLiveSpecification={"Enabled": True, "AttributeName": schema.TTL_ATTRIBUTE},
         )
-        self._changes.append(f"enabled TTL on attribute {STATE_TABLE_TTL_ATTRIBUTE} of {name}")
+        self._changes.append(f"enabled TTL on attribute {schema.TTL_ATTRIBUTE} of {name}")
 
 
 def find_topic(sns: SNSClient, name: str) -> str | None:
@@ -439,7 +446,3 @@ def _same_json(have: str | None, wanted: str) -> bool:
         return bool(json.loads(have) == json.loads(wanted))
     except ValueError:
         return have == wanted
-
-
-def _error_code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", ""))
