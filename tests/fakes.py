@@ -148,8 +148,9 @@ class FakeSuppressionList:
     def suppressed(self, addresses: Collection[str]) -> set[str]:
         return {a.lower() for a in addresses} & set(self.entries_by_address)
 
-    def add(self, entry: Suppression) -> None:
+    def add(self, entry: Suppression) -> bool:
         self.entries_by_address[entry.address] = entry
+        return True
 
     def remove(self, address: str) -> bool:
         self.bounces.pop(address, None)

@@ -12,7 +12,7 @@ import contextlib
 import threading
 from collections.abc import Iterator
 
-from notifier.domain.errors import DependencyUnavailable
+from notifier.domain.errors import MemoryBudgetFull
 
 # One 10 MB message (encoded) at a time, plus small ones (NOTIFIER_MAX_BYTES_IN_FLIGHT).
 DEFAULT_BYTES_IN_FLIGHT = 12 * 1024 * 1024
@@ -36,7 +36,7 @@ class ByteBudget:
             if not self._changed.wait_for(
                 lambda: self._used + size <= self._capacity, timeout=max(timeout, 0.0)
             ):
-                raise DependencyUnavailable(
+                raise MemoryBudgetFull(
                     "other large messages used the memory budget until the deadline"
                 )
             self._used += size

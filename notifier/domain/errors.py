@@ -91,6 +91,13 @@ class DependencyUnavailable(TransientError):
     reason = "error"
 
 
+class MemoryBudgetFull(TransientError):
+    """Other large messages held the memory budget (NOTIFIER_MAX_BYTES_IN_FLIGHT) until the
+    deadline: nothing was sent, the message is retried later."""
+
+    reason = "busy"
+
+
 class SendingPaused(MessageRejected):
     """SES has paused sending for the account or configuration set: the rest of the batch is
     not attempted (each call would fail the same way)."""

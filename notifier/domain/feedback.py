@@ -1,17 +1,13 @@
 """SES feedback: bounce, complaint and delivery notifications, and what they do to the
-suppression list.
-
-Both shapes SES publishes to SNS are understood: identity notifications
-(`notificationType`) and configuration-set event publishing (`eventType`).
+suppression list. The wire format is read by `notifier.adapters.inbound.ses_feedback`; the
+domain sees only the typed `Feedback`.
 """
 
 from __future__ import annotations
 
 import enum
-import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
 
 import attrs
 
@@ -19,7 +15,6 @@ from notifier.domain.ports import SuppressionList
 from notifier.domain.state import Suppression, SuppressionReason
 
 TRANSIENT_BOUNCE_WINDOW_SECONDS = 7 * 24 * 3600
-_ANGLE_ADDRESS = re.compile(r"<([^<>]+)>\s*$")
 
 
 class FeedbackKind(enum.Enum):
@@ -54,54 +49,17 @@ class FeedbackRecorded:
     suppressed: tuple[str, ...] = ()
 
 
-def parse_ses_notification(data: Any) -> Feedback | None:
-    """The `Feedback` in an SES notification, or None if `data` is not an SES notification."""
-    if not isinstance(data, Mapping):
-        return None
-    kind_name = data.get("notificationType") or data.get("eventType")
-    mail = data.get("mail")
-    if not isinstance(kind_name, str) or not isinstance(mail, Mapping):
-        return None
-    ses_message_id = _text(mail, "messageId")
-    try:
-        kind = FeedbackKind(kind_name)
-    except ValueError:
-        kind = FeedbackKind.OTHER
-    detail = data.get(kind_name[:1].lower() + kind_name[1:])
-    if kind is FeedbackKind.OTHER or not isinstance(detail, Mapping):
-        return Feedback(kind=FeedbackKind.OTHER, ses_message_id=ses_message_id, recipients=())
-    if kind is FeedbackKind.BOUNCE:
-        recipients = _addresses(detail.get("bouncedRecipients"), key="emailAddress")
-        feedback_type = _text(detail, "bounceType")
-        sub_type = _text(detail, "bounceSubType")
-    elif kind is FeedbackKind.COMPLAINT:
-        recipients = _addresses(detail.get("complainedRecipients"), key="emailAddress")
-        feedback_type = _text(detail, "complaintFeedbackType")
-        sub_type = _text(detail, "complaintSubType")
-    else:
-        recipients = _addresses(detail.get("recipients"))
-        feedback_type = sub_type = ""
-    return Feedback(
-        kind=kind,
-        ses_message_id=ses_message_id,
-        recipients=recipients,
-        feedback_type=feedback_type,
-        feedback_sub_type=sub_type,
-        feedback_id=_text(detail, "feedbackId"),
-        timestamp=_text(detail, "timestamp"),
-    )
-
-
 def record_feedback(
     feedback: Feedback,
     *,
-    suppression: SuppressionList | None,
+    suppression: SuppressionList,
     transient_bounce_limit: int,
     now: float,
 ) -> FeedbackRecorded:
     """Suppress permanent bounces and complaints at once; transient bounces once an address
-    reaches `transient_bounce_limit` within 7 days. With no suppression list, nothing is kept."""
-    if suppression is None or feedback.kind not in (FeedbackKind.BOUNCE, FeedbackKind.COMPLAINT):
+    reaches `transient_bounce_limit` within 7 days. Only addresses the list kept are reported
+    (the null list of a deployment without a state table keeps none)."""
+    if feedback.kind not in (FeedbackKind.BOUNCE, FeedbackKind.COMPLAINT):
         return FeedbackRecorded(feedback=feedback)
     suppressed = []
     for address in feedback.recipients:
@@ -118,7 +76,7 @@ def record_feedback(
             reason = SuppressionReason.TRANSIENT_BOUNCES
         else:
             continue
-        suppression.add(
+        kept = suppression.add(
             Suppression(
                 address=address,
                 reason=reason,
@@ -128,38 +86,21 @@ def record_feedback(
                 timestamp=feedback.timestamp,
             )
         )
-        suppressed.append(address)
+        if kept:
+            suppressed.append(address)
     return FeedbackRecorded(feedback=feedback, suppressed=tuple(suppressed))
-
-
-def _addresses(items: Any, *, key: str | None = None) -> tuple[str, ...]:
-    """Lower-case addresses from SES's recipient lists (objects or plain strings)."""
-    if not isinstance(items, list):
-        return ()
-    found = []
-    for item in items:
-        value = item.get(key) if key and isinstance(item, Mapping) else item
-        if isinstance(value, str) and "@" in value:
-            match = _ANGLE_ADDRESS.search(value)
-            found.append((match[1] if match else value).strip().lower())
-    return tuple(dict.fromkeys(found))
-
-
-def _text(mapping: Mapping[str, Any], key: str) -> str:
-    value = mapping.get(key)
-    return value if isinstance(value, str) else ""
 
 
 @attrs.frozen(kw_only=True)
 class FeedbackService:
     """The use case: record one SES notification."""
 
-    suppression: SuppressionList | None
+    suppression: SuppressionList
     transient_bounce_limit: int
     clock: Callable[[], datetime]
 
     def record(self, feedback: Feedback) -> FeedbackRecorded:
-        """Apply the notification to the suppression list (if there is one)."""
+        """Apply the notification to the suppression list."""
         return record_feedback(
             feedback,
             suppression=self.suppression,

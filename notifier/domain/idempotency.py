@@ -19,7 +19,7 @@ from collections.abc import Callable
 import attrs
 
 from notifier.domain.errors import DuplicateInProgress, IdempotencyConflict
-from notifier.domain.model import EmailSent, MessageRequest
+from notifier.domain.model import AlreadySent, EmailSent, MessageRequest
 from notifier.domain.ports import IdempotencyStore
 from notifier.domain.state import IdempotencyRecord, RecordStatus
 
@@ -50,7 +50,7 @@ def send_once(
     remaining_seconds: float,
     ttl_seconds: float,
     send: Callable[[], EmailSent],
-) -> EmailSent:
+) -> EmailSent | AlreadySent:
     """Call `send` unless the key was already sent (or is being sent) for this content."""
     claim = IdempotencyRecord(
         key=key,
@@ -65,9 +65,7 @@ def send_once(
                 "this idempotency_key was already used for a different message"
             )
         if existing.status is RecordStatus.COMPLETED and existing.ses_message_id:
-            return EmailSent(
-                ses_message_id=existing.ses_message_id, recipients=0, size_bytes=0, duplicate=True
-            )
+            return AlreadySent(ses_message_id=existing.ses_message_id)
         raise DuplicateInProgress("the same message is being sent by another invocation")
     try:
         sent = send()

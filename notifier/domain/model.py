@@ -77,8 +77,13 @@ class AttachmentFile:
 
 @attrs.frozen(kw_only=True)
 class SendEmail:
-    """The command: a message that passed validation and may be composed and sent."""
+    """The command: a message that passed validation and may be composed and sent.
 
+    `content_hash` is the SHA-256 of the request as sent (every field but its idempotency
+    key); `idempotency_key` is the sender-scoped key it is sent at most once under."""
+
+    idempotency_key: str
+    content_hash: str
     sender: Mailbox
     to: tuple[Mailbox, ...]
     subject: str
@@ -101,11 +106,17 @@ class SendEmail:
 
 @attrs.frozen(kw_only=True)
 class EmailSent:
-    """SES accepted the message (now, or earlier when `duplicate`)."""
+    """SES accepted the message just now."""
 
     ses_message_id: str
     recipients: int
     size_bytes: int
-    duplicate: bool = False
     suppressed: tuple[str, ...] = ()  # recipients left out because they are suppressed
     unrecorded: bool = False  # sent, but the idempotency record could not be completed
+
+
+@attrs.frozen(kw_only=True)
+class AlreadySent:
+    """Nothing sent: SES accepted the same message under the same key before."""
+
+    ses_message_id: str  # the first send's

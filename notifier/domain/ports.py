@@ -91,8 +91,8 @@ class SuppressionList(Protocol):
         """The subset of `addresses` (lower-case ASCII) that is suppressed."""
         ...
 
-    def add(self, entry: Suppression) -> None:
-        """Suppress an address (replacing any earlier entry for it)."""
+    def add(self, entry: Suppression) -> bool:
+        """Suppress an address (replacing any earlier entry for it); True once it is kept."""
         ...
 
     def remove(self, address: str) -> bool:

@@ -1,4 +1,4 @@
-"""The use case: send one email. Talks to ports only."""
+"""The use case: send one validated email. Talks to ports only."""
 
 from __future__ import annotations
 
@@ -12,19 +12,12 @@ import attrs
 
 from notifier.domain.budget import DEFAULT_BYTES_IN_FLIGHT, ByteBudget
 from notifier.domain.errors import AttachmentUnavailable, InvalidMessage
-from notifier.domain.idempotency import idempotency_key, payload_hash, send_once
+from notifier.domain.idempotency import send_once
 from notifier.domain.mime import compose, message_id
-from notifier.domain.model import AttachmentFile, EmailSent, MessageRequest, SendEmail
+from notifier.domain.model import AlreadySent, AttachmentFile, EmailSent, SendEmail
 from notifier.domain.policy import Policy
-from notifier.domain.ports import (
-    AddressParser,
-    AttachmentStore,
-    IdempotencyStore,
-    Mailer,
-    SuppressionList,
-)
+from notifier.domain.ports import AttachmentStore, IdempotencyStore, Mailer, SuppressionList
 from notifier.domain.suppression import without_suppressed
-from notifier.domain.validation import validate
 
 # base64 turns 3 bytes into 4 and adds CRLF every 76 characters.
 _BASE64_NUMERATOR, _BASE64_DENOMINATOR = 4 * 78, 3 * 76
@@ -42,41 +35,32 @@ def utc_now() -> datetime:
 
 @attrs.frozen(kw_only=True)
 class EmailService:
-    """Validate, leave out suppressed recipients, send at most once, compose and send."""
+    """Leave out suppressed recipients, send at most once, compose and send."""
 
     mailer: Mailer
     attachments: AttachmentStore
-    addresses: AddressParser
     policy: Policy
-    idempotency: IdempotencyStore | None = None
-    suppression: SuppressionList | None = None
+    idempotency: IdempotencyStore
+    suppression: SuppressionList
     idempotency_ttl_seconds: float = 24 * 3600
     budget: ByteBudget = attrs.field(factory=lambda: ByteBudget(DEFAULT_BYTES_IN_FLIGHT))
     clock: Callable[[], datetime] = utc_now
     monotonic: Callable[[], float] = time.monotonic
 
-    def send(self, request: MessageRequest, *, deadline: float) -> EmailSent:
-        """Send `request`; raise a `NotifierError` saying whether a retry can help."""
-        command = validate(request, policy=self.policy, addresses=self.addresses)
-        suppressed: tuple[str, ...] = ()
-        if self.suppression is not None:
-            command, suppressed = without_suppressed(command, self.suppression)
-        if self.idempotency is None:
-            sent = self._deliver(command, deadline)
-        else:
-            content_hash = payload_hash(request)
-            sent = send_once(
-                store=self.idempotency,
-                key=idempotency_key(
-                    request, sender=command.sender.addr_spec, content_hash=content_hash
-                ),
-                content_hash=content_hash,
-                now=self.clock().timestamp(),
-                remaining_seconds=deadline - self.monotonic(),
-                ttl_seconds=self.idempotency_ttl_seconds,
-                send=lambda: self._deliver(command, deadline),
-            )
-        return attrs.evolve(sent, suppressed=suppressed)
+    def send(self, command: SendEmail, *, deadline: float) -> EmailSent | AlreadySent:
+        """Send `command` unless it was sent before; raise a `NotifierError` saying whether a
+        retry can help."""
+        command, suppressed = without_suppressed(command, self.suppression)
+        sent = send_once(
+            store=self.idempotency,
+            key=command.idempotency_key,
+            content_hash=command.content_hash,
+            now=self.clock().timestamp(),
+            remaining_seconds=deadline - self.monotonic(),
+            ttl_seconds=self.idempotency_ttl_seconds,
+            send=lambda: self._deliver(command, deadline),
+        )
+        return attrs.evolve(sent, suppressed=suppressed) if isinstance(sent, EmailSent) else sent
 
     def _deliver(self, command: SendEmail, deadline: float) -> EmailSent:
         sizes = self._attachment_sizes(command)

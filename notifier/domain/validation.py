@@ -1,21 +1,22 @@
-"""Validation: a `MessageRequest` becomes a `SendEmail`, or every problem is reported at once."""
+"""Validation: a `MessageRequest` becomes a `SendEmail` (carrying its content hash and
+idempotency key), or every problem is reported at once."""
 
 from __future__ import annotations
 
 import mimetypes
 import re
-import urllib.parse
 from collections.abc import Iterable
 
-from notifier.domain.errors import FieldError, InvalidMessage
+import attrs
+
+from notifier.domain import delivery
+from notifier.domain.errors import InvalidMessage
+from notifier.domain.idempotency import idempotency_key, payload_hash
 from notifier.domain.model import Attachment, Mailbox, MessageRequest, SendEmail
 from notifier.domain.policy import Policy
 from notifier.domain.ports import AddressParser
+from notifier.domain.problems import Problems
 
-# Anything that could end or fold a header line, or that mail software treats as one:
-# C0 controls (CR, LF, TAB, NUL...), DEL, NEL and the Unicode line/paragraph separators.
-# Header injection is rejected, never escaped.
-_HEADER_UNSAFE = re.compile("[\x00-\x1f\x7f\x85\u2028\u2029]")
 _MEDIA_TYPE = re.compile(
     r"[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}"
 )
@@ -31,40 +32,21 @@ MAX_KEY_BYTES = 1024  # S3's own limit
 _MIME_TYPES = mimetypes.MimeTypes()
 
 
-class _Problems:
-    """Collects field errors so that a producer sees all of them in one response."""
+@attrs.frozen
+class Validator:
+    """The operator's policy and an address parser: what turns requests into commands."""
 
-    def __init__(self) -> None:
-        self.errors: list[FieldError] = []
+    policy: Policy
+    addresses: AddressParser
 
-    def add(self, field: str, message: str) -> None:
-        self.errors.append(FieldError(field, message))
-
-    def text_ok(self, field: str, value: str, *, header: bool) -> bool:
-        """Check that `value` is encodable and, for header values, has no line breaks."""
-        if not _is_unicode(value):
-            self.add(field, "is not valid Unicode text (lone surrogate code point)")
-            return False
-        if header and (match := _HEADER_UNSAFE.search(value)):
-            self.add(
-                field,
-                f"must not contain line breaks or control characters (found U+{ord(match[0]):04X})",
-            )
-            return False
-        return True
-
-
-def _is_unicode(value: str) -> bool:
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
+    def command(self, request: MessageRequest) -> SendEmail:
+        """The command for a valid request; raise `InvalidMessage` listing every problem."""
+        return validate(request, policy=self.policy, addresses=self.addresses)
 
 
 def validate(request: MessageRequest, *, policy: Policy, addresses: AddressParser) -> SendEmail:
     """Return the command for a valid request; raise `InvalidMessage` listing every problem."""
-    problems = _Problems()
+    problems = Problems()
     sender = _mailbox(problems, "sender", request.sender, addresses, allow_display_name=True)
     if sender is not None and not policy.sender_allowed(sender):
         problems.add(
@@ -105,15 +87,20 @@ def validate(request: MessageRequest, *, policy: Policy, addresses: AddressParse
         problems.add("text_content", "text_content or html_content must be a non-empty string")
 
     attachments = _attachments(problems, request, policy)
-    _idempotency_key(problems, request.idempotency_key)
-    configuration_set = _configuration_set(problems, request.configuration_set)
-    tags = _tags(problems, request.tags)
-    list_unsubscribe = _list_unsubscribe(problems, request.list_unsubscribe)
+    delivery.idempotency_key(problems, request.idempotency_key)
+    configuration_set = delivery.configuration_set(problems, request.configuration_set)
+    tags = delivery.tags(problems, request.tags)
+    list_unsubscribe = delivery.list_unsubscribe(problems, request.list_unsubscribe)
 
     if problems.errors:
         raise InvalidMessage(problems.errors)
     assert sender is not None  # every None above added a problem
+    content_hash = payload_hash(request)
     return SendEmail(
+        idempotency_key=idempotency_key(
+            request, sender=sender.addr_spec, content_hash=content_hash
+        ),
+        content_hash=content_hash,
         sender=sender,
         to=lists["recipients"],
         cc=lists["cc"],
@@ -131,7 +118,7 @@ def validate(request: MessageRequest, *, policy: Policy, addresses: AddressParse
 
 
 def _mailbox(
-    problems: _Problems,
+    problems: Problems,
     field: str,
     text: str,
     addresses: AddressParser,
@@ -155,7 +142,7 @@ def _mailbox(
 
 
 def _mailboxes(
-    problems: _Problems, field: str, values: Iterable[str], addresses: AddressParser
+    problems: Problems, field: str, values: Iterable[str], addresses: AddressParser
 ) -> tuple[Mailbox, ...]:
     found = (
         _mailbox(problems, f"{field}[{i}]", v, addresses, allow_display_name=True)
@@ -165,7 +152,7 @@ def _mailboxes(
 
 
 def _unique(
-    problems: _Problems,
+    problems: Problems,
     field: str,
     values: Iterable[str],
     addresses: AddressParser,
@@ -181,14 +168,14 @@ def _unique(
     return tuple(kept)
 
 
-def _body(problems: _Problems, field: str, value: str | None) -> str | None:
+def _body(problems: Problems, field: str, value: str | None) -> str | None:
     if value is None or not problems.text_ok(field, value, header=False):
         return None
     return value if value.strip() else None
 
 
 def _attachments(
-    problems: _Problems, request: MessageRequest, policy: Policy
+    problems: Problems, request: MessageRequest, policy: Policy
 ) -> tuple[Attachment, ...]:
     if not request.attachments:
         # A bucket_name without attachments reads nothing, so it is accepted and unused.
@@ -230,7 +217,7 @@ def _attachments(
     return tuple(found)
 
 
-def _filename_ok(problems: _Problems, field: str, filename: str) -> bool:
+def _filename_ok(problems: Problems, field: str, filename: str) -> bool:
     if not problems.text_ok(field, filename, header=True):
         return False
     if not filename.strip():
@@ -247,76 +234,3 @@ def _filename_ok(problems: _Problems, field: str, filename: str) -> bool:
 def _guess_type(filename: str) -> str:
     guessed, _encoding = _MIME_TYPES.guess_type(filename, strict=False)
     return guessed or "application/octet-stream"
-
-
-MAX_IDEMPOTENCY_KEY_CHARS = 256
-MAX_TAGS = 50
-_SES_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")  # configuration set names
-_SES_TAG = re.compile(r"[A-Za-z0-9_-]{1,256}")  # message tag names and values
-
-
-def _idempotency_key(problems: _Problems, key: str | None) -> None:
-    if key is None or not problems.text_ok("idempotency_key", key, header=True):
-        return
-    if not key.strip():
-        problems.add("idempotency_key", "must not be empty")
-    elif len(key) > MAX_IDEMPOTENCY_KEY_CHARS:
-        problems.add("idempotency_key", f"must be at most {MAX_IDEMPOTENCY_KEY_CHARS} characters")
-
-
-def _configuration_set(problems: _Problems, name: str | None) -> str | None:
-    if name is None:
-        return None
-    if not _SES_NAME.fullmatch(name):
-        problems.add(
-            "configuration_set", "must be 1 to 64 ASCII letters, digits, '_' or '-' (SES's rule)"
-        )
-        return None
-    return name
-
-
-def _tags(problems: _Problems, tags: dict[str, str]) -> tuple[tuple[str, str], ...]:
-    if len(tags) > MAX_TAGS:
-        problems.add("tags", f"at most {MAX_TAGS} tags")
-        return ()
-    good = []
-    for name, value in sorted(tags.items()):
-        if not _SES_TAG.fullmatch(name):
-            problems.add(
-                f"tags.{name[:40]}", "a tag name must be 1 to 256 ASCII letters, digits, '_' or '-'"
-            )
-        elif not _SES_TAG.fullmatch(value):
-            problems.add(
-                f"tags.{name}", "a tag value must be 1 to 256 ASCII letters, digits, '_' or '-'"
-            )
-        else:
-            good.append((name, value))
-    return tuple(good)
-
-
-def _list_unsubscribe(problems: _Problems, uris: tuple[str, ...]) -> tuple[str, ...]:
-    """At most one https URL (RFC 8058 one-click) and one mailto: URI."""
-    good: dict[str, str] = {}
-    for index, uri in enumerate(uris):
-        field = f"list_unsubscribe[{index}]"
-        if not problems.text_ok(field, uri, header=True):
-            continue
-        parsed = urllib.parse.urlsplit(uri)
-        scheme = parsed.scheme.lower()
-        if scheme == "https" and parsed.netloc and uri.isascii() and not set(uri) & set("<> "):
-            kind = "https"
-        elif (
-            scheme == "mailto"
-            and "@" in parsed.path
-            and uri.isascii()
-            and not set(uri) & set("<> ")
-        ):
-            kind = "mailto"
-        else:
-            problems.add(field, "must be an https:// URL or a mailto: URI (ASCII, no spaces or <>)")
-            continue
-        if kind in good:
-            problems.add(field, f"at most one {kind} URI")
-        else:
-            good[kind] = uri
-    return tuple(good[k] for k in ("https", "mailto") if k in good)

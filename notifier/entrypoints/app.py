@@ -31,11 +31,13 @@ from notifier.domain.errors import (
     SendingPaused,
 )
 from notifier.domain.feedback import FeedbackService
+from notifier.domain.model import AlreadySent
 from notifier.domain.ports import Metrics, Unit
 from notifier.domain.privacy import redact
 from notifier.domain.service import EmailService
+from notifier.domain.validation import Validator
 from notifier.entrypoints.context import DEFAULT_TIMEOUT_SECONDS, LambdaContext
-from notifier.entrypoints.reporting import Outcome, report
+from notifier.entrypoints.reporting import Envelope, Outcome, report
 
 log = structlog.get_logger("notifier")
 
@@ -86,6 +88,7 @@ class App:
     def __init__(
         self,
         *,
+        validator: Validator,
         service: EmailService,
         feedback: FeedbackService,
         feedback_topics: Collection[str] = (),
@@ -93,6 +96,7 @@ class App:
         send_concurrency: int,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        self._validator = validator
         self._service = service
         self._feedback = feedback
         self._feedback_topics = frozenset(feedback_topics)
@@ -126,12 +130,12 @@ class App:
             )
             return BatchResponse(
                 batchItemFailures=[
-                    ItemFailure(itemIdentifier=o.inbound.record_id) for o in outcomes if o.error
+                    ItemFailure(itemIdentifier=o.record_id) for o in outcomes if o.error
                 ]
             )
         if kind is EventKind.SNS:
             failed = [
-                o.inbound.record_id
+                o.record_id
                 for o in self._process_all(
                     sns_messages(event, feedback_topics=self._feedback_topics), deadline
                 )
@@ -177,21 +181,33 @@ class App:
 
     def _process(self, inbound: Inbound, deadline: float, paused: threading.Event) -> Outcome:
         started = self._clock()
+        request = inbound.request
+        envelope = (
+            Envelope.masked(request.sender, (*request.recipients, *request.cc, *request.bcc))
+            if request is not None
+            else None
+        )
 
         def done(**result: Any) -> Outcome:
-            return Outcome(inbound, duration_ms=(self._clock() - started) * 1000, **result)
+            return Outcome(
+                record_id=inbound.record_id,
+                envelope=envelope,
+                duration_ms=(self._clock() - started) * 1000,
+                **result,
+            )
 
         with structlog.contextvars.bound_contextvars(message_id=inbound.record_id):
             try:
                 if inbound.feedback is not None:
                     return done(recorded=self._feedback.record(inbound.feedback))
-                if inbound.request is None:
+                if request is None:
                     return done(error=inbound.error)
                 if paused.is_set():
                     return done(
                         error=SendingPaused("not attempted: SES sending is paused", code="Paused")
                     )
-                return done(sent=self._service.send(inbound.request, deadline=deadline))
+                command = self._validator.command(request)
+                return done(sent=self._service.send(command, deadline=deadline))
             except SendingPaused as exc:
                 paused.set()
                 return done(error=exc)
@@ -221,7 +237,7 @@ class App:
 def _direct_response(outcome: Outcome) -> DirectResponse:
     if outcome.sent is not None:
         response = DirectResponse(statusCode=200, messageId=outcome.sent.ses_message_id)
-        if outcome.sent.duplicate:
+        if isinstance(outcome.sent, AlreadySent):
             response["duplicate"] = True
         return response
     error = outcome.error

@@ -16,6 +16,7 @@ from notifier.adapters.addresses import EmailValidatorAddresses
 from notifier.adapters.outbound.aws import RegionNotSet, aws_session, client
 from notifier.adapters.outbound.dynamodb import DynamoDbIdempotencyStore, DynamoDbSuppressionList
 from notifier.adapters.outbound.metrics import CloudWatchApiMetrics, EmfMetrics, NullMetrics
+from notifier.adapters.outbound.null_state import NullIdempotencyStore, NullSuppressionList
 from notifier.adapters.outbound.s3 import S3AttachmentStore
 from notifier.adapters.outbound.ses import SesMailer
 from notifier.domain.budget import ByteBudget
@@ -30,6 +31,7 @@ from notifier.domain.ports import (
     SuppressionList,
 )
 from notifier.domain.service import EmailService, utc_now
+from notifier.domain.validation import Validator
 from notifier.entrypoints.app import App
 from notifier.entrypoints.logs import configure_logging
 from notifier.entrypoints.settings import MetricsMode, Settings, SettingsError
@@ -70,6 +72,9 @@ def bootstrap(
         dynamodb = client(session(), "dynamodb", retries=3, pool=pool)
         idempotency = idempotency or DynamoDbIdempotencyStore(dynamodb, settings.state_table)
         suppression = suppression or DynamoDbSuppressionList(dynamodb, settings.state_table)
+    # No state table: null objects, so that nothing downstream branches on a missing store.
+    idempotency = idempotency or NullIdempotencyStore()
+    suppression = suppression or NullSuppressionList()
     policy = Policy(
         max_recipients=settings.max_recipients,
         max_message_bytes=settings.max_message_bytes,
@@ -79,7 +84,6 @@ def bootstrap(
     service = EmailService(
         mailer=mailer,
         attachments=attachments,
-        addresses=addresses,
         policy=policy,
         idempotency=idempotency,
         suppression=suppression,
@@ -93,6 +97,7 @@ def bootstrap(
         clock=clock,
     )
     return App(
+        validator=Validator(policy, addresses),
         service=service,
         feedback=feedback,
         feedback_topics=settings.feedback_topic_arns,

@@ -5,15 +5,15 @@ Addresses are masked and error texts redacted: no full address, body or secret i
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import attrs
 import structlog
 
-from notifier.adapters.inbound.events import Inbound
 from notifier.domain.errors import AllRecipientsSuppressed, InvalidMessage, NotifierError
 from notifier.domain.feedback import FeedbackKind, FeedbackRecorded
-from notifier.domain.model import EmailSent
+from notifier.domain.model import AlreadySent, EmailSent
 from notifier.domain.ports import Metrics, Unit
 from notifier.domain.privacy import mask_address, redact
 
@@ -21,18 +21,33 @@ log = structlog.get_logger("notifier")
 
 
 @attrs.frozen
-class Outcome:
-    """What happened to one record: an email sent, a notification recorded, or an error."""
+class Envelope:
+    """Who a message was from and to, masked at construction: all a log line keeps of it."""
 
-    inbound: Inbound
+    sender: str
+    recipients: tuple[str, ...]
+
+    @classmethod
+    def masked(cls, sender: str, recipients: Iterable[str]) -> Envelope:
+        """Mask each address as given (valid or not: an invalid message is logged too)."""
+        return cls(mask_address(sender), tuple(mask_address(a) for a in recipients))
+
+
+@attrs.frozen(kw_only=True)
+class Outcome:
+    """What happened to one record: an email sent (or found sent before), a notification
+    recorded, or an error."""
+
+    record_id: str
     duration_ms: float
-    sent: EmailSent | None = None
+    envelope: Envelope | None = None  # None for a notification or an unparseable record
+    sent: EmailSent | AlreadySent | None = None
     recorded: FeedbackRecorded | None = None
     error: BaseException | None = None
 
 
 def reason(error: BaseException) -> str:
-    """The failure's reason, a metric dimension: invalid, rejected, throttled, error,
+    """The failure's reason, a metric dimension: invalid, rejected, throttled, error, busy,
     suppressed, conflict, in_progress or paused."""
     return error.reason if isinstance(error, NotifierError) else "error"
 
@@ -42,19 +57,24 @@ def report(outcome: Outcome, metrics: Metrics) -> None:
     fields: dict[str, Any] = {
         # Explicit, not only merged by the processor: this line must always carry the ids.
         **structlog.contextvars.get_contextvars(),
-        "message_id": outcome.inbound.record_id,
+        "message_id": outcome.record_id,
         "duration_ms": round(outcome.duration_ms, 1),
     }
     if outcome.recorded is not None:
         _feedback(outcome.recorded, metrics, fields)
         return
-    request = outcome.inbound.request
-    if request is not None:
-        fields["sender"] = mask_address(request.sender)
-        fields["recipients"] = [
-            mask_address(a) for a in (*request.recipients, *request.cc, *request.bcc)
-        ]
-    if outcome.sent is not None:
+    if outcome.envelope is not None:
+        fields["sender"] = outcome.envelope.sender
+        fields["recipients"] = list(outcome.envelope.recipients)
+    if isinstance(outcome.sent, AlreadySent):
+        metrics.add("EmailsDuplicate", 1, Unit.COUNT)
+        log.info(
+            "email.processed",
+            outcome="duplicate",
+            ses_message_id=outcome.sent.ses_message_id,
+            **fields,
+        )
+    elif outcome.sent is not None:
         _sent(outcome.sent, outcome.duration_ms, metrics, fields)
     else:
         assert outcome.error is not None  # an Outcome has sent, recorded or error
@@ -68,12 +88,6 @@ def _sent(sent: EmailSent, duration_ms: float, metrics: Metrics, fields: dict[st
     if sent.unrecorded:
         metrics.add("IdempotencyUnrecorded", 1, Unit.COUNT)
         log.error("idempotency.unrecorded", ses_message_id=sent.ses_message_id, **fields)
-    if sent.duplicate:
-        metrics.add("EmailsDuplicate", 1, Unit.COUNT)
-        log.info(
-            "email.processed", outcome="duplicate", ses_message_id=sent.ses_message_id, **fields
-        )
-        return
     metrics.add("EmailsSent", 1, Unit.COUNT)
     metrics.add("Recipients", sent.recipients, Unit.COUNT)
     metrics.add("SendLatency", duration_ms, Unit.MILLISECONDS)

@@ -24,6 +24,7 @@ from devtools.provision import ProvisionConfig, Provisioned, provision
 from devtools.runner.invokers import Function, InProcessFunction
 from devtools.runner.poller import Runner, StopFlag
 from devtools.runner.queue import SqsQueue
+from notifier.adapters.outbound.aws import aws_session
 from notifier.entrypoints.bootstrap import bootstrap
 from tests.support.localstack import LocalStack, start_localstack
 from tests.support.moto import MotoServer, start_moto
@@ -109,7 +110,7 @@ def provision_stack(
     shared SES domain, bucket and sample invoice."""
     name = f"e2e-{uuid.uuid4().hex[:12]}"
     return provision(
-        boto3.session.Session(),
+        aws_session(),
         config=ProvisionConfig(
             queue_name=name,
             dead_letter_queue_name=f"{name}-dlq",

@@ -25,6 +25,7 @@ import attrs
 import boto3
 
 from devtools.provision import ProvisionConfig, Provisioned, provision, sample_pdf
+from notifier.adapters.outbound.aws import aws_session
 from tests.soak.reconcile import Reconciliation, reconcile
 from tests.soak.traffic import BUCKET, SoakInput, build, private_data
 from tests.support.faultproxy import SEND_RAW_EMAIL, FaultProxy, Faults, Outcome
@@ -141,7 +142,7 @@ def run_soak(
     must already point this process's boto3 at them, for provisioning and queueing."""
     run = uuid.uuid4().hex[:6]
     stack = provision(
-        boto3.session.Session(),
+        aws_session(),
         config=ProvisionConfig(
             queue_name=f"soak-{run}",
             dead_letter_queue_name=f"soak-{run}-dlq",

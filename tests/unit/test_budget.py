@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from notifier.domain.budget import ByteBudget
-from notifier.domain.errors import DependencyUnavailable
+from notifier.domain.errors import MemoryBudgetFull
 from notifier.entrypoints.app import App
 from tests.fakes import FakeAttachmentStore, FakeContext, FakeMailer
 from tests.unit.conftest import seed_message
@@ -69,7 +69,7 @@ def test_no_room_before_the_deadline_is_a_transient_error() -> None:
     budget = ByteBudget(12 * MB)
     with (
         budget.reserve(10 * MB, timeout=1),
-        pytest.raises(DependencyUnavailable),
+        pytest.raises(MemoryBudgetFull),
         budget.reserve(5 * MB, timeout=0.05),
     ):
         pass

@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
+from notifier.adapters.inbound.ses_feedback import parse_ses_notification
 from notifier.domain.errors import SendingPaused
-from notifier.domain.feedback import FeedbackKind, parse_ses_notification
+from notifier.domain.feedback import FeedbackKind
 from notifier.domain.state import SuppressionReason
 from notifier.entrypoints.app import App, RecordsFailed
 from tests.fakes import FakeContext, FakeMailer, FakeMetrics, FakeSuppressionList

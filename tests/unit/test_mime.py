@@ -21,6 +21,9 @@ USER = Mailbox(local_part="user", ascii_domain="example.com")
 
 def command(**changes: object) -> SendEmail:
     fields: dict[str, object] = {
+        # Composition never reads these; validation derives them from the request.
+        "idempotency_key": "noreply@acubeapi.com#sha256:0",
+        "content_hash": "0",
         "sender": SENDER,
         "to": (USER,),
         "subject": "Votre facture est prête",

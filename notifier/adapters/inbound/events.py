@@ -16,8 +16,9 @@ from typing import Any
 import attrs
 
 from notifier.adapters.inbound.message import decode_json, parse_message
+from notifier.adapters.inbound.ses_feedback import parse_ses_notification
 from notifier.domain.errors import InvalidMessage
-from notifier.domain.feedback import Feedback, parse_ses_notification
+from notifier.domain.feedback import Feedback
 from notifier.domain.model import MessageRequest
 
 

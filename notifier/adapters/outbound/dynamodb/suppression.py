@@ -44,7 +44,7 @@ class DynamoDbSuppressionList:
             found |= self._existing(keys[start : start + _BATCH_GET_LIMIT])
         return {address for lower in found for address in given[lower]}
 
-    def add(self, entry: Suppression) -> None:
+    def add(self, entry: Suppression) -> bool:
         item: dict[str, AttributeValueTypeDef] = {
             **state_table.key(state_table.SUPPRESSION_PREFIX, entry.address.lower()),
             "reason": {"S": entry.reason.value},
@@ -55,6 +55,7 @@ class DynamoDbSuppressionList:
                 item[name] = {"S": value}
         with state_table.translated(self._table, "PutItem"):
             self._client.put_item(TableName=self._table, Item=item)
+        return True
 
     def remove(self, address: str) -> bool:
         lower = address.lower()
