@@ -8,6 +8,8 @@ import random
 import uuid
 from typing import Any
 
+from devtools.invoice import invoice_message
+
 SENDER_DOMAIN = "acubeapi.com"
 BUCKET = "notifier-bench"
 LARGE_ATTACHMENT_KEY = "invoices/bench-200k.pdf"
@@ -20,14 +22,7 @@ HUGE_ATTACHMENT_BYTES = 7 * 1024 * 1024
 
 def sample_message(recipient: str = "user@example.com") -> dict[str, Any]:
     """The producers' sample (README "The message"), to any recipient."""
-    return {
-        "sender": f"noreply@{SENDER_DOMAIN}",
-        "recipients": [recipient],
-        "subject": "Votre facture est prête",
-        "text_content": "La facture #12345 est disponible pour téléchargement.",
-        "html_content": "<h1>Facture Prête</h1><p>Facture #12345 disponible.</p>",
-        "bucket_name": "acube-invoices",
-    }
+    return invoice_message(sender=f"noreply@{SENDER_DOMAIN}", recipients=[recipient])
 
 
 def large_message(recipient: str = "user@example.com") -> dict[str, Any]:

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from devtools.console import say
+from devtools.invoice import invoice_message
 from devtools.mailview import OutboxWatcher
 from devtools.provision import SAMPLE_ATTACHMENT_KEY, Provisioned
 
@@ -33,22 +34,17 @@ class Outcome(enum.Enum):
 def sample_message(idempotency_key: str) -> dict[str, Any]:
     """The seed's invoice email: text and HTML, the sample PDF attached under a nicer name.
     Each delivery has its own idempotency key: the same invoice sent twice on purpose."""
-    return {
-        "idempotency_key": idempotency_key,
-        "sender": "noreply@acubeapi.com",
-        "recipients": ["user@example.com"],
-        "subject": "Votre facture est prête",
-        "text_content": "La facture #12345 est disponible pour téléchargement.",
-        "html_content": "<h1>Facture Prête</h1><p>Facture #12345 disponible.</p>",
-        "bucket_name": BUCKET,
-        "attachments": [
+    return invoice_message(
+        idempotency_key=idempotency_key,
+        bucket_name=BUCKET,
+        attachments=[
             {
                 "key": SAMPLE_ATTACHMENT_KEY,
                 "filename": "facture-12345.pdf",
                 "content_type": "application/pdf",
             }
         ],
-    }
+    )
 
 
 def send_via_sqs(sqs: SQSClient, queue_url: str) -> str:

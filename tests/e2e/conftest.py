@@ -20,6 +20,7 @@ import attrs
 import boto3
 import pytest
 
+from devtools.invoice import invoice_message
 from devtools.provision import ProvisionConfig, Provisioned, provision
 from devtools.runner.invokers import Function, InProcessFunction
 from devtools.runner.poller import Runner, StopFlag
@@ -172,13 +173,10 @@ class BackgroundRunner:
 
 def message(subject: str, **changes: Any) -> dict[str, Any]:
     """A valid notifier message from the verified sender; `subject` identifies it."""
-    return {
-        "sender": SENDER,
-        "recipients": ["user@example.com"],
-        "subject": subject,
-        "text_content": "La facture #12345 est disponible pour téléchargement.",
-        **changes,
-    }
+    return invoice_message(
+        **{"sender": SENDER, "subject": subject, "html_content": None, "bucket_name": None}
+        | changes
+    )
 
 
 def start_runner(stack: Provisioned, function: Function | None = None) -> BackgroundRunner:

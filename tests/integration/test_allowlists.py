@@ -21,6 +21,7 @@ import boto3
 import pytest
 from structlog.testing import capture_logs
 
+from devtools.invoice import invoice_message
 from notifier.entrypoints.app import App
 from notifier.entrypoints.bootstrap import bootstrap
 from notifier.entrypoints.settings import Settings
@@ -143,14 +144,12 @@ def make_app(s3_requests: list[S3Request]) -> Callable[..., App]:
 
 
 def message(**changes: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "sender": SENDER,
-        "recipients": ["user@example.com"],
-        "subject": "Votre facture est prête",
-        "text_content": "La facture #12345 est disponible pour téléchargement.",
-        "bucket_name": ALLOWED_BUCKET,
-        "attachments": [{"key": INVOICE_KEY, "filename": "facture-12345.pdf"}],
-    }
+    body = invoice_message(
+        sender=SENDER,
+        html_content=None,
+        bucket_name=ALLOWED_BUCKET,
+        attachments=[{"key": INVOICE_KEY, "filename": "facture-12345.pdf"}],
+    )
     body.update(changes)
     return body
 

@@ -13,6 +13,7 @@ from typing import Any
 import boto3
 import pytest
 
+from devtools.invoice import invoice_message
 from notifier.entrypoints.app import App, RecordsFailed
 from notifier.entrypoints.bootstrap import bootstrap
 from notifier.entrypoints.settings import MetricsMode, Settings
@@ -32,15 +33,7 @@ def load_event(name: str) -> Any:
 
 
 def message(**changes: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "sender": SENDER,
-        "recipients": ["user@example.com"],
-        "subject": "Votre facture est prête",
-        "text_content": "La facture #12345 est disponible pour téléchargement.",
-        "html_content": "<h1>Facture Prête</h1><p>Facture #12345 disponible.</p>",
-    }
-    body.update(changes)
-    return body
+    return invoice_message(**{"sender": SENDER, **changes})
 
 
 @pytest.fixture(scope="module")

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from devtools.invoice import invoice_message
 from notifier.entrypoints.app import App
 from notifier.entrypoints.bootstrap import bootstrap
 from notifier.entrypoints.settings import Settings
@@ -24,16 +25,7 @@ FIXED_NOW = datetime(2026, 11, 28, 9, 30, tzinfo=UTC)
 
 def seed_message(**changes: Any) -> dict[str, Any]:
     """The producers' sample invoice message, with `changes` applied (None removes a field)."""
-    message: dict[str, Any] = {
-        "sender": "noreply@acubeapi.com",
-        "recipients": ["user@example.com"],
-        "subject": "Votre facture est prête",
-        "text_content": "La facture #12345 est disponible pour téléchargement.",
-        "html_content": "<h1>Facture Prête</h1><p>Facture #12345 disponible.</p>",
-        "bucket_name": "acube-invoices",
-    }
-    message.update(changes)
-    return {k: v for k, v in message.items() if v is not None}
+    return invoice_message(**changes)
 
 
 @pytest.fixture
