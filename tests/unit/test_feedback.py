@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from structlog.testing import capture_logs
 
 from notifier.adapters.inbound.ses_feedback import parse_ses_notification
 from notifier.domain.errors import SendingPaused
@@ -131,10 +132,16 @@ def test_deliveries_and_other_events_only_count(
 def test_feedback_without_a_state_table_is_logged_and_counted(
     make_app: Callable[..., App], metrics: FakeMetrics
 ) -> None:
-    """NOTIFIER_STATE_TABLE unset: no suppression, but the invocation succeeds and counts."""
+    """NOTIFIER_STATE_TABLE unset: no suppression (the null list keeps nothing, and the log
+    line does not claim otherwise), but the invocation succeeds and counts."""
     app = make_app(feedback_topic_arns=(FEEDBACK_TOPIC,))
-    assert app.handle(sns_with(notification("complaint")), FakeContext()) == {"processed": 1}
+    with capture_logs() as logs:
+        assert app.handle(sns_with(notification("complaint")), FakeContext()) == {"processed": 1}
     assert metrics.total("Complaints") == 1
+    assert metrics.total("AddressesSuppressed") == 0
+    (line,) = [line for line in logs if line["event"] == "feedback.processed"]
+    assert line["suppressed"] == []
+    assert line["recipients"] != []
 
 
 def test_feedback_through_sqs_is_understood(app: App, suppression: FakeSuppressionList) -> None:

@@ -61,12 +61,17 @@ def test_the_same_content_on_two_sqs_messages_is_sent_once(
     assert metrics.total("EmailsDuplicate") == 1
 
 
-def test_a_completed_duplicate_reports_the_original_id(app: App, mailer: FakeMailer) -> None:
-    """Direct: 200 with the first SES message id and "duplicate": true."""
+def test_a_completed_duplicate_reports_the_original_id(
+    app: App, mailer: FakeMailer, metrics: FakeMetrics
+) -> None:
+    """Direct: 200 with the first SES message id and "duplicate": true; counted as a
+    duplicate, not as a second email sent (nor its recipients)."""
     app.handle(seed_message(idempotency_key="invoice-12345"), FakeContext())
     again = app.handle(seed_message(idempotency_key="invoice-12345"), FakeContext())
     assert again == {"statusCode": 200, "messageId": "fake-ses-1", "duplicate": True}
     assert len(mailer.sent) == 1
+    assert (metrics.total("EmailsSent"), metrics.total("EmailsDuplicate")) == (1, 1)
+    assert metrics.total("Recipients") == 1
 
 
 def test_a_duplicate_while_in_progress_is_transient(

@@ -199,3 +199,16 @@ def test_lone_surrogates_are_rejected_even_in_bodies() -> None:
     """Text that cannot be encoded as UTF-8 is refused with a clear reason."""
     found = errors_of(seed_message(text_content="bad \ud800 text", html_content=None))
     assert "not valid Unicode" in found["text_content"]
+
+
+def test_a_command_carries_its_content_hash_and_a_sender_scoped_key() -> None:
+    """Without a producer key, the key is the sender plus the content hash; the hash ignores
+    the idempotency key itself, so the same content under two keys hashes alike."""
+    plain = check(seed_message())
+    keyed = check(seed_message(idempotency_key="invoice-12345"))
+
+    assert plain.content_hash == keyed.content_hash
+    assert len(plain.content_hash) == 64
+    assert plain.idempotency_key == f"noreply@acubeapi.com#sha256:{plain.content_hash}"
+    assert keyed.idempotency_key == "noreply@acubeapi.com#key:invoice-12345"
+    assert check(seed_message(subject="Autre")).content_hash != plain.content_hash
