@@ -1,4 +1,4 @@
-"""The operations command line, the second composition root: `python -m notifier COMMAND`.
+"""Operations commands, the second composition root: `python -m notifier COMMAND`.
 
 - `invoke --event FILE`: call the Lambda handler in-process with that event, print the response.
 - `suppression list|add|remove`: the addresses never mailed, in the table NOTIFIER_STATE_TABLE

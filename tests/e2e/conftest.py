@@ -77,7 +77,7 @@ def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer]:
 @pytest.fixture(autouse=True)
 def environment(localstack: LocalStack, moto: MotoServer, monkeypatch: pytest.MonkeyPatch) -> None:
     """AWS clients pointed at LocalStack (DynamoDB at moto), and the handler's settings, for
-    this process and for every `python -m notifier` the test starts."""
+    this process and for every `python -m notifier` or `python -m devtools` the test starts."""
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     for name, value in {
         "AWS_ENDPOINT_URL": localstack.endpoint_url,
