@@ -1,1 +1,2 @@
-"""Outbound adapters: SES, S3 and CloudWatch. boto3 and tenacity live here and nowhere else."""
+"""Outbound adapters: SES, S3, CloudWatch and DynamoDB, and null state stores. botocore and
+tenacity live here (and in the composition roots that build the clients), nowhere else."""
