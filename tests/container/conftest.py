@@ -16,6 +16,7 @@ from tests.container.harness import BUILD_TIMEOUT_S, REPO_ROOT, run, succeeds
 HERE = Path(__file__).parent
 NO_ENGINE = "no Docker engine answers (docker info failed)"
 IMAGE = "notifier:container-test"
+TOOLS_IMAGE = "notifier-tools:container-test"
 ENGINE_CHECK_TIMEOUT_S = 20.0
 
 
@@ -43,3 +44,13 @@ def notifier_image(docker_engine: None) -> str:
     """The function's image, built once per session from the repository's Dockerfile."""
     run(["docker", "build", "--tag", IMAGE, str(REPO_ROOT)], timeout_s=BUILD_TIMEOUT_S)
     return IMAGE
+
+
+@pytest.fixture(scope="session")
+def tools_image(docker_engine: None) -> str:
+    """The local tooling's image (the Dockerfile's `tools` stage), built once per session."""
+    run(
+        ["docker", "build", "--target", "tools", "--tag", TOOLS_IMAGE, str(REPO_ROOT)],
+        timeout_s=BUILD_TIMEOUT_S,
+    )
+    return TOOLS_IMAGE

@@ -138,6 +138,15 @@ def test_image_holds_the_locked_dependencies_and_the_package_only(notifier_image
     assert "usage:" in cli.stdout
 
 
+def test_the_tools_image_runs_the_local_tooling(tools_image: str) -> None:
+    """The `tools` stage's entry point is `python3 -m devtools` (compose's provision and
+    runner); the function's image cannot run it (test above: no devtools/ there)."""
+    usage = run(["docker", "run", "--rm", tools_image, "--help"], timeout_s=DOCKER_TIMEOUT_S)
+
+    assert "python -m devtools" in usage.stdout
+    assert all(command in usage.stdout for command in ("provision", "serve", "send"))
+
+
 def _locked_version(package: str) -> str:
     lock = (REPO_ROOT / "requirements" / "lambda.txt").read_text(encoding="utf-8")
     match = re.search(rf"^{re.escape(package)}==(\S+)", lock, flags=re.MULTILINE)
