@@ -14,13 +14,11 @@ from __future__ import annotations
 import argparse
 import json
 import signal
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import botocore.session
-from botocore.exceptions import BotoCoreError, ClientError
 
 from devtools.provision import ProvisionConfig, ProvisionError, find_topic, provision
 from devtools.runner.invokers import Function, HttpFunction, InProcessFunction
@@ -30,8 +28,7 @@ from notifier.adapters.inbound.message import parse_message
 from notifier.adapters.outbound.aws import RegionNotSet, aws_session, client
 from notifier.domain.errors import InvalidMessage
 from notifier.entrypoints.bootstrap import bootstrap
-from notifier.entrypoints.cli import FAILED, OK, USAGE, CommandError, invoke
-from notifier.entrypoints.settings import SettingsError
+from notifier.entrypoints.cli import FAILED, OK, CommandError, exit_status, invoke
 
 DEFAULTS = ProvisionConfig()
 DEFAULT_SENDER = "noreply@acubeapi.com"
@@ -41,21 +38,8 @@ CHANNEL_ATTRIBUTE = "channel"
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; the exit status is 0 on success, 1 on a failure, 2 on bad usage."""
     args = _parser().parse_args(argv)
-    try:
-        if args.command == "provision":
-            return _provision(args)
-        if args.command == "serve":
-            return _serve(args)
-        return _send(args)
-    except SettingsError as exc:
-        print(exc, file=sys.stderr)
-        return USAGE
-    except CommandError as exc:
-        print(exc, file=sys.stderr)
-        return exc.status
-    except (BotoCoreError, ClientError) as exc:
-        print(f"AWS call failed: {exc}", file=sys.stderr)
-        return FAILED
+    commands = {"provision": _provision, "serve": _serve, "send": _send}
+    return exit_status(lambda: commands[args.command](args))
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -44,14 +44,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; the exit status is 0 on success, 1 on a failed send, 2 on bad usage."""
     parser = _parser()
     args = parser.parse_args(argv)
+    if args.command == "invoke":
+        try:
+            event = json.loads(args.event.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            parser.error(f"cannot read event {args.event}: {exc}")
+        return exit_status(lambda: invoke(event))
+    return exit_status(lambda: _suppression(args))
+
+
+def exit_status(command: Callable[[], int]) -> int:
+    """Run a command; print why it failed, as the exit status says: 2 for bad usage or
+    settings, 1 for a failure (an AWS call, a failed send)."""
     try:
-        if args.command == "invoke":
-            try:
-                event = json.loads(args.event.read_text(encoding="utf-8"))
-            except (OSError, ValueError) as exc:
-                parser.error(f"cannot read event {args.event}: {exc}")
-            return invoke(event)
-        return _suppression(args)
+        return command()
     except SettingsError as exc:
         print(exc, file=sys.stderr)
         return USAGE
