@@ -125,8 +125,13 @@ class FakeIdempotencyStore:
         return None
 
     def complete(self, key: str, *, ses_message_id: str, expires_at: float) -> None:
+        # Unconditional, as the adapter's UpdateItem: a record that vanished meanwhile (taken
+        # over, then released) is written anew, with no payload hash to keep.
+        existing = self.records.get(key) or IdempotencyRecord(
+            key=key, status=RecordStatus.COMPLETED, payload_hash="", expires_at=expires_at
+        )
         self.records[key] = attrs.evolve(
-            self.records[key],
+            existing,
             status=RecordStatus.COMPLETED,
             ses_message_id=ses_message_id,
             expires_at=expires_at,
