@@ -125,8 +125,13 @@ class FakeIdempotencyStore:
         return None
 
     def complete(self, key: str, *, ses_message_id: str, expires_at: float) -> None:
+        # Unconditional, as the adapter's UpdateItem: a record that vanished meanwhile (taken
+        # over, then released) is written anew, with no payload hash to keep.
+        existing = self.records.get(key) or IdempotencyRecord(
+            key=key, status=RecordStatus.COMPLETED, payload_hash="", expires_at=expires_at
+        )
         self.records[key] = attrs.evolve(
-            self.records[key],
+            existing,
             status=RecordStatus.COMPLETED,
             ses_message_id=ses_message_id,
             expires_at=expires_at,
@@ -137,29 +142,34 @@ class FakeIdempotencyStore:
 
 
 class FakeSuppressionList:
-    """Suppressed addresses and transient bounce times, in memory."""
+    """Suppressed addresses and transient bounce times, in memory, keyed lower-case as the
+    adapter's items are."""
 
     def __init__(self, *addresses: str) -> None:
-        self.entries_by_address = {
-            a: Suppression(address=a, reason=SuppressionReason.BOUNCE) for a in addresses
-        }
+        self.entries_by_address: dict[str, Suppression] = {}
         self.bounces: dict[str, list[float]] = {}
+        for address in addresses:
+            self.add(Suppression(address=address, reason=SuppressionReason.BOUNCE))
 
     def suppressed(self, addresses: Collection[str]) -> set[str]:
-        return {a.lower() for a in addresses} & set(self.entries_by_address)
+        return {a for a in addresses if a.lower() in self.entries_by_address}
 
     def add(self, entry: Suppression) -> bool:
-        self.entries_by_address[entry.address] = entry
+        address = entry.address.lower()
+        self.entries_by_address[address] = attrs.evolve(entry, address=address)
         return True
 
     def remove(self, address: str) -> bool:
-        self.bounces.pop(address, None)
-        return self.entries_by_address.pop(address, None) is not None
+        lower = address.lower()
+        self.bounces.pop(lower, None)
+        return self.entries_by_address.pop(lower, None) is not None
 
     def entries(self) -> list[Suppression]:
         return sorted(self.entries_by_address.values(), key=lambda e: e.address)
 
     def count_transient_bounce(self, address: str, *, at: float, window_seconds: float) -> int:
-        times = [t for t in self.bounces.get(address, []) if t > at - window_seconds] + [at]
-        self.bounces[address] = times
-        return len(times)
+        # The window includes its start: a bounce exactly `window_seconds` old still counts.
+        lower = address.lower()
+        kept = [t for t in [*self.bounces.get(lower, []), at] if t >= at - window_seconds]
+        self.bounces[lower] = kept
+        return len(kept)

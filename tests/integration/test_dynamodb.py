@@ -122,21 +122,6 @@ def test_a_live_in_progress_claim_is_returned_untouched(
     assert raw_item(dynamodb, table, "IDEMPOTENCY#sender#abc") == before
 
 
-def test_an_expired_in_progress_claim_is_taken_over(
-    store: DynamoDbIdempotencyStore, dynamodb: Any, table: str
-) -> None:
-    """GIVEN an IN_PROGRESS record whose holder died WHEN the key is claimed at or after its
-    expiry THEN the claim succeeds and the new record replaces the old."""
-    store.claim(in_progress(expires_at=NOW + 30), now=NOW)
-
-    assert store.claim(in_progress(payload_hash="h2", expires_at=NOW + 60), now=NOW + 30) is None
-
-    item = raw_item(dynamodb, table, "IDEMPOTENCY#sender#abc")
-    assert item is not None
-    assert item["payload_hash"] == {"S": "h2"}
-    assert item["expires_at"] == {"N": "1764320060.25"}
-
-
 def test_a_completed_record_answers_with_the_ses_message_id(
     store: DynamoDbIdempotencyStore, dynamodb: Any, table: str
 ) -> None:
@@ -157,35 +142,6 @@ def test_a_completed_record_answers_with_the_ses_message_id(
     item = raw_item(dynamodb, table, "IDEMPOTENCY#sender#abc")
     assert item is not None
     assert item["ttl"] == {"N": str(math.ceil(NOW + DAY))}
-
-
-def test_a_completed_record_past_its_expiry_can_be_claimed_again(
-    store: DynamoDbIdempotencyStore, dynamodb: Any, table: str
-) -> None:
-    """GIVEN a completed key whose TTL has passed (DynamoDB has not swept it yet) WHEN it is
-    claimed THEN the claim succeeds and the new IN_PROGRESS item has no SES message id."""
-    store.claim(in_progress(), now=NOW)
-    store.complete("sender#abc", ses_message_id="ses-0001", expires_at=NOW + 100)
-
-    assert store.claim(in_progress(expires_at=NOW + 130), now=NOW + 100) is None
-
-    item = raw_item(dynamodb, table, "IDEMPOTENCY#sender#abc")
-    assert item is not None
-    assert item["status"] == {"S": "IN_PROGRESS"}
-    assert "ses_message_id" not in item
-
-
-def test_a_released_key_can_be_claimed_at_once(
-    store: DynamoDbIdempotencyStore, dynamodb: Any, table: str
-) -> None:
-    """GIVEN a claim released after a failed send WHEN the key is claimed again, long before
-    the old expiry THEN the claim succeeds; releasing an absent key is no error."""
-    store.claim(in_progress(expires_at=NOW + 30), now=NOW)
-    store.release("sender#abc")
-    assert raw_item(dynamodb, table, "IDEMPOTENCY#sender#abc") is None
-
-    assert store.claim(in_progress(expires_at=NOW + 30), now=NOW + 1) is None
-    store.release("sender#never-claimed")
 
 
 @attrs.define
@@ -277,38 +233,6 @@ def test_suppressed_addresses_are_found_whatever_their_case(
         "feedback_id": {"S": "0100018f-feedback"},
         "timestamp": {"S": "2026-11-28T09:30:00.000Z"},
     }
-
-
-def test_more_than_one_batch_of_recipients_is_checked(
-    suppressions: DynamoDbSuppressionList,
-) -> None:
-    """GIVEN suppressed addresses spread over 250 recipients WHEN checked THEN every one is
-    found (BatchGetItem takes 100 keys at a time)."""
-    recipients = [f"user{n:03}@example.com" for n in range(250)]
-    for address in recipients[::99]:  # 0, 99, 198: one per batch of 100
-        suppressions.add(bounce(address))
-
-    assert suppressions.suppressed(recipients) == set(recipients[::99])
-
-
-def test_entries_lists_only_suppressions_sorted_by_address(
-    suppressions: DynamoDbSuppressionList, store: DynamoDbIdempotencyStore
-) -> None:
-    """GIVEN suppressions next to an idempotency record and a bounce count WHEN listed THEN
-    only the suppressions come back, sorted, each field as written; a second `add` for an
-    address replaces the first."""
-    store.claim(in_progress(), now=NOW)
-    suppressions.count_transient_bounce("soft@example.com", at=NOW, window_seconds=WEEK)
-    suppressions.add(bounce("zed@example.com"))
-    suppressions.add(bounce("amy@example.com"))
-    suppressions.add(
-        Suppression(address="amy@example.com", reason=SuppressionReason.TRANSIENT_BOUNCES)
-    )
-
-    assert suppressions.entries() == [
-        Suppression(address="amy@example.com", reason=SuppressionReason.TRANSIENT_BOUNCES),
-        bounce("zed@example.com"),
-    ]
 
 
 def test_remove_forgets_the_address_and_its_bounces(

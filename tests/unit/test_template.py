@@ -2,6 +2,8 @@
 
 The template is read as data: short tags such as `!Ref X` become their long
 forms (`{"Ref": "X"}`), so the assertions look at what CloudFormation sees.
+Each assertion states the exact value: a test that accepted any filter or any
+receive count would pass on a template that drops or loops mail.
 """
 
 from __future__ import annotations
@@ -10,8 +12,16 @@ from typing import Any
 
 import pytest
 
+from notifier.entrypoints.app import DEFAULT_TIMEOUT_SECONDS
 from notifier.entrypoints.settings import Settings, SettingsError
 from tests.support.cloudformation import load_template
+
+# Stated here, not imported: the local provisioning (`python -m notifier provision`, README)
+# uses the same figures, but its module is moving; keep the two in step by hand.
+MAX_RECEIVE_COUNT = 3  # ProvisionConfig().max_receive_count
+QUEUE_RETENTION_SECONDS = 345_600  # 4 days; provision's QUEUE_RETENTION_SECONDS
+DEAD_LETTER_RETENTION_SECONDS = 1_209_600  # 14 days, SQS's maximum; provision's
+EMAIL_FILTER_POLICY = {"channel": ["email"]}  # provision's FILTER_POLICY
 
 
 @pytest.fixture(scope="module")
@@ -31,14 +41,11 @@ def function(template: dict[str, Any]) -> dict[str, Any]:
     return properties
 
 
-def _event(function: dict[str, Any], kind: str, name: str | None = None) -> dict[str, Any]:
-    events = [
-        e["Properties"]
-        for event_name, e in function["Events"].items()
-        if e["Type"] == kind and name in (None, event_name)
-    ]
-    assert len(events) == 1, f"the function has exactly one {kind} event named {name or 'any'}"
-    properties: dict[str, Any] = events[0]
+def _event(function: dict[str, Any], kind: str, name: str) -> dict[str, Any]:
+    """The properties of the function's event `name`, which must be of type `kind`."""
+    event = function["Events"][name]
+    assert event["Type"] == kind, f"event {name} is {event['Type']}, expected {kind}"
+    properties: dict[str, Any] = event["Properties"]
     return properties
 
 
@@ -72,12 +79,39 @@ def _possible_values(value: Any, parameters: dict[str, Any]) -> list[str]:
 
 def test_every_setting_is_wired_into_the_function_environment(function: dict[str, Any]) -> None:
     """Each variable Settings reads is set on the function, so none silently
-    falls back to its default in AWS; a new setting fails here until wired."""
+    falls back to its default in AWS; a new setting fails here until wired, and a
+    NOTIFIER_ variable Settings does not read (a typo, a removed setting) fails too."""
     variables = function["Environment"]["Variables"]
 
-    missing = [name for name in Settings.variables() if name not in variables]
+    wired = sorted(name for name in variables if name.startswith("NOTIFIER_"))
 
-    assert missing == []
+    assert wired == sorted(Settings.variables())
+
+
+def test_each_variable_takes_its_own_parameter_or_fixed_value(function: dict[str, Any]) -> None:
+    """Every variable is wired to the parameter or resource meant for it: two variables whose
+    parameters both parse (a namespace given the stage name) cannot be crossed unnoticed."""
+    variables = function["Environment"]["Variables"]
+
+    assert variables == {
+        "NOTIFIER_ALLOWED_SENDERS": {"Fn::Join": [",", {"Ref": "AllowedSenders"}]},
+        "NOTIFIER_ATTACHMENT_BUCKETS": {"Fn::Join": [",", {"Ref": "AttachmentBuckets"}]},
+        "NOTIFIER_MAX_RECIPIENTS": "50",
+        "NOTIFIER_MAX_MESSAGE_BYTES": "10485760",
+        "NOTIFIER_SEND_CONCURRENCY": {"Ref": "SendConcurrency"},
+        "NOTIFIER_MAX_BYTES_IN_FLIGHT": "12582912",
+        "MALLOC_MMAP_THRESHOLD_": "131072",
+        "MALLOC_ARENA_MAX": "2",
+        "NOTIFIER_SES_MAX_ATTEMPTS": "4",
+        "NOTIFIER_SES_CONFIGURATION_SET": {"Ref": "SesConfigurationSet"},
+        "NOTIFIER_METRICS_MODE": {"Ref": "MetricsMode"},
+        "NOTIFIER_METRICS_NAMESPACE": {"Ref": "MetricsNamespace"},
+        "NOTIFIER_LOG_LEVEL": {"Ref": "LogLevel"},
+        "NOTIFIER_STATE_TABLE": {"Ref": "StateTable"},
+        "NOTIFIER_IDEMPOTENCY_TTL_SECONDS": {"Ref": "IdempotencyTtlSeconds"},
+        "NOTIFIER_TRANSIENT_BOUNCE_LIMIT": {"Ref": "TransientBounceLimit"},
+        "NOTIFIER_FEEDBACK_TOPIC_ARNS": {"Ref": "FeedbackTopic"},
+    }
 
 
 def test_template_values_are_ones_the_settings_accept(
@@ -100,80 +134,133 @@ def test_template_values_are_ones_the_settings_accept(
     assert problems == []
 
 
+def test_the_function_has_exactly_its_three_event_sources(function: dict[str, Any]) -> None:
+    """The email queue, the email topic and the feedback topic, nothing else: a second
+    subscription to the email topic without the filter would pass every other test."""
+    kinds = {name: event["Type"] for name, event in function["Events"].items()}
+
+    assert kinds == {"EmailQueue": "SQS", "EmailTopic": "SNS", "FeedbackTopic": "SNS"}
+
+
 def test_queue_event_reports_batch_item_failures_in_batches_of_ten(
     function: dict[str, Any],
 ) -> None:
-    """The SQS event source hands over 10 messages at a time and retries only
-    the ones the handler reports as failed."""
-    event = _event(function, "SQS")
+    """The SQS event source polls the email queue, hands over 10 messages at a time (after
+    at most 2 s of batching) and retries only the ones the handler reports as failed; its
+    concurrency is the QueueMaximumConcurrency parameter."""
+    event = _event(function, "SQS", "EmailQueue")
 
-    assert event["BatchSize"] == 10
-    assert event["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert event == {
+        "Queue": {"Fn::GetAtt": ["EmailQueue", "Arn"]},
+        "BatchSize": 10,
+        "MaximumBatchingWindowInSeconds": 2,
+        "FunctionResponseTypes": ["ReportBatchItemFailures"],
+        "ScalingConfig": {"MaximumConcurrency": {"Ref": "QueueMaximumConcurrency"}},
+    }
 
 
 def test_queue_moves_poison_messages_to_its_dead_letter_queue(
     template: dict[str, Any], function: dict[str, Any]
 ) -> None:
-    """The polled queue has a redrive policy whose target is another queue of
-    this template, so a message that keeps failing is kept, not dropped."""
-    event_queue_arn = _event(function, "SQS")["Queue"]
-    redrive = _queue(template, event_queue_arn)["RedrivePolicy"]
+    """The polled queue moves a message to EmailDeadLetterQueue after MaxReceiveCount
+    receives (3 by default, as `provision` does locally), so a message that keeps failing is
+    kept, not dropped; the dead-letter queue has no redrive of its own and keeps a message
+    longer than the source queue did (a moved message keeps its original enqueue time)."""
+    event_queue_arn = _event(function, "SQS", "EmailQueue")["Queue"]
+    queue = _queue(template, event_queue_arn)
+    redrive = queue["RedrivePolicy"]
 
     dead_letter_queue = _queue(template, redrive["deadLetterTargetArn"])
 
-    assert redrive["deadLetterTargetArn"] != event_queue_arn
+    assert redrive == {
+        "deadLetterTargetArn": {"Fn::GetAtt": ["EmailDeadLetterQueue", "Arn"]},
+        "maxReceiveCount": {"Ref": "MaxReceiveCount"},
+    }
+    parameter = template["Parameters"]["MaxReceiveCount"]
+    assert parameter["Type"] == "Number"
+    assert parameter["Default"] == MAX_RECEIVE_COUNT
+    assert (parameter["MinValue"], parameter["MaxValue"]) == (1, 1000)  # SQS's own bounds
     assert "RedrivePolicy" not in dead_letter_queue
-    assert redrive["maxReceiveCount"]
+    assert queue["MessageRetentionPeriod"] == QUEUE_RETENTION_SECONDS
+    assert dead_letter_queue["MessageRetentionPeriod"] == DEAD_LETTER_RETENTION_SECONDS
 
 
 def test_queue_visibility_timeout_is_at_least_six_function_timeouts(
     template: dict[str, Any], function: dict[str, Any]
 ) -> None:
     """A message in flight stays hidden long enough for the function (and
-    Lambda's retries of a throttled batch) to finish before it reappears."""
-    queue = _queue(template, _event(function, "SQS")["Queue"])
+    Lambda's retries of a throttled batch) to finish before it reappears: AWS's
+    guidance is at least six function timeouts plus the batching window (182 s), and
+    the template sets 190 s. The timeout is the one the code assumes without a Lambda
+    context."""
+    event = _event(function, "SQS", "EmailQueue")
+    queue = _queue(template, event["Queue"])
 
-    assert queue["VisibilityTimeout"] >= 6 * function["Timeout"]
+    assert function["Timeout"] == DEFAULT_TIMEOUT_SECONDS
+    assert queue["VisibilityTimeout"] >= (
+        6 * function["Timeout"] + event["MaximumBatchingWindowInSeconds"]
+    )
+    assert queue["VisibilityTimeout"] == 190
 
 
 def test_topic_event_is_filtered_to_email_messages(function: dict[str, Any]) -> None:
-    """The SNS subscription carries a filter policy, so the function is only
-    invoked for messages meant for it."""
+    """The email topic's subscription filters on the message attribute `channel = email`
+    (what producers set, and what `provision` uses locally), so the function is only invoked
+    for messages meant for it."""
     event = _event(function, "SNS", "EmailTopic")
 
-    assert event["FilterPolicy"]
+    assert event == {
+        "Topic": {"Ref": "EmailTopic"},
+        "FilterPolicyScope": "MessageAttributes",
+        "FilterPolicy": EMAIL_FILTER_POLICY,
+    }
 
 
 def test_ses_feedback_reaches_the_function_unfiltered(
     template: dict[str, Any], function: dict[str, Any]
 ) -> None:
     """SES notifications carry no message attributes: the feedback topic's subscription has no
-    filter, and SES may publish to that topic."""
+    filter, and SES of this account (only) may publish to that topic."""
     event = _event(function, "SNS", "FeedbackTopic")
-    topic = event["Topic"]["Ref"]
     policies = [
         r["Properties"]
         for r in template["Resources"].values()
-        if r["Type"] == "AWS::SNS::TopicPolicy" and {"Ref": topic} in r["Properties"]["Topics"]
+        if r["Type"] == "AWS::SNS::TopicPolicy" and event["Topic"] in r["Properties"]["Topics"]
     ]
 
-    assert "FilterPolicy" not in event
-    assert any(
-        statement["Principal"] == {"Service": "ses.amazonaws.com"}
-        for policy in policies
-        for statement in policy["PolicyDocument"]["Statement"]
-    )
+    assert event == {"Topic": {"Ref": "FeedbackTopic"}}
+    assert [policy["PolicyDocument"]["Statement"] for policy in policies] == [
+        [
+            {
+                "Sid": "SesPublishesFeedback",
+                "Effect": "Allow",
+                "Principal": {"Service": "ses.amazonaws.com"},
+                "Action": "sns:Publish",
+                "Resource": {"Ref": "FeedbackTopic"},
+                "Condition": {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}},
+            }
+        ]
+    ]
 
 
 def test_the_state_table_is_wired_with_ttl(
     template: dict[str, Any], function: dict[str, Any]
 ) -> None:
-    """NOTIFIER_STATE_TABLE names a DynamoDB table of this template keyed on `pk`, TTL on `ttl`."""
+    """NOTIFIER_STATE_TABLE names the template's state table: on demand, keyed on the string
+    `pk` alone (the adapter's layout), TTL on `ttl`, point-in-time recovery on."""
     reference = function["Environment"]["Variables"]["NOTIFIER_STATE_TABLE"]
     table = template["Resources"][reference["Ref"]]
 
+    assert reference == {"Ref": "StateTable"}
     assert table["Type"] == "AWS::DynamoDB::Table"
+    assert table["Properties"]["BillingMode"] == "PAY_PER_REQUEST"
+    assert table["Properties"]["AttributeDefinitions"] == [
+        {"AttributeName": "pk", "AttributeType": "S"}
+    ]
     assert table["Properties"]["KeySchema"] == [{"AttributeName": "pk", "KeyType": "HASH"}]
+    assert table["Properties"]["PointInTimeRecoverySpecification"] == {
+        "PointInTimeRecoveryEnabled": True
+    }
     assert table["Properties"]["TimeToLiveSpecification"] == {
         "AttributeName": "ttl",
         "Enabled": True,
@@ -183,10 +270,18 @@ def test_the_state_table_is_wired_with_ttl(
 def test_failed_asynchronous_invocations_go_to_a_queue(
     template: dict[str, Any], function: dict[str, Any]
 ) -> None:
-    """An SNS delivery that fails every retry lands on an SQS queue of this
-    template instead of being discarded."""
-    on_failure = function["EventInvokeConfig"]["DestinationConfig"]["OnFailure"]
+    """An SNS delivery that fails every retry (two) lands on FailedInvocationsQueue, kept 14
+    days, instead of being discarded (nor fed back into the email queue as a request)."""
+    invoke_config = function["EventInvokeConfig"]
 
-    assert function["EventInvokeConfig"]["MaximumRetryAttempts"] == 2
-    assert on_failure["Type"] == "SQS"
-    _queue(template, on_failure["Destination"])  # asserts it names a queue of this template
+    assert invoke_config == {
+        "MaximumRetryAttempts": 2,
+        "DestinationConfig": {
+            "OnFailure": {
+                "Type": "SQS",
+                "Destination": {"Fn::GetAtt": ["FailedInvocationsQueue", "Arn"]},
+            }
+        },
+    }
+    queue = _queue(template, invoke_config["DestinationConfig"]["OnFailure"]["Destination"])
+    assert queue["MessageRetentionPeriod"] == DEAD_LETTER_RETENTION_SECONDS
