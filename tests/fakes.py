@@ -124,17 +124,17 @@ class FakeIdempotencyStore:
         self.records[record.key] = record
         return None
 
-    def complete(self, key: str, *, ses_message_id: str, expires_at: float) -> None:
+    def complete(
+        self, key: str, *, payload_hash: str, ses_message_id: str, expires_at: float
+    ) -> None:
         # Unconditional, as the adapter's UpdateItem: a record that vanished meanwhile (taken
-        # over, then released) is written anew, with no payload hash to keep.
-        existing = self.records.get(key) or IdempotencyRecord(
-            key=key, status=RecordStatus.COMPLETED, payload_hash="", expires_at=expires_at
-        )
-        self.records[key] = attrs.evolve(
-            existing,
+        # over, then released) is written anew.
+        self.records[key] = IdempotencyRecord(
+            key=key,
             status=RecordStatus.COMPLETED,
-            ses_message_id=ses_message_id,
+            payload_hash=payload_hash,
             expires_at=expires_at,
+            ses_message_id=ses_message_id,
         )
 
     def release(self, key: str) -> None:

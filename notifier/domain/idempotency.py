@@ -74,7 +74,12 @@ def send_once(
             store.release(key)
         raise
     try:
-        store.complete(key, ses_message_id=sent.ses_message_id, expires_at=now + ttl_seconds)
+        store.complete(
+            key,
+            payload_hash=content_hash,
+            ses_message_id=sent.ses_message_id,
+            expires_at=now + ttl_seconds,
+        )
     except Exception:  # noqa: BLE001 - the email is out: report success, not a retry that would resend it
         return attrs.evolve(sent, unrecorded=True)
     return sent

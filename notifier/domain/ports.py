@@ -75,8 +75,11 @@ class IdempotencyStore(Protocol):
         `expires_at` <= `now` is not live: it is overwritten (taken over)."""
         ...
 
-    def complete(self, key: str, *, ses_message_id: str, expires_at: float) -> None:
-        """Mark the key COMPLETED with the SES message id, live until `expires_at`."""
+    def complete(
+        self, key: str, *, payload_hash: str, ses_message_id: str, expires_at: float
+    ) -> None:
+        """Mark the key COMPLETED for this payload with the SES message id, live until
+        `expires_at`, whatever became of the claim meanwhile (the email is out)."""
         ...
 
     def release(self, key: str) -> None:

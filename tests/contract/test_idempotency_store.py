@@ -6,8 +6,6 @@ is whole seconds) shows here. See conftest.py for how each test runs on both imp
 
 from __future__ import annotations
 
-import attrs
-
 from notifier.domain.ports import IdempotencyStore
 from notifier.domain.state import IdempotencyRecord, RecordStatus
 
@@ -77,7 +75,7 @@ def test_a_completed_key_answers_with_the_ses_message_id(store: IdempotencyStore
     COMPLETED record: same payload hash, the SES message id, the new expiry."""
     store.claim(in_progress(), now=NOW)
 
-    store.complete(KEY, ses_message_id="ses-0001", expires_at=NOW + DAY)
+    store.complete(KEY, payload_hash="h1", ses_message_id="ses-0001", expires_at=NOW + DAY)
 
     assert holder(store, now=NOW + DAY - 0.25) == IdempotencyRecord(
         key=KEY,
@@ -92,7 +90,7 @@ def test_a_completed_key_can_be_claimed_again_at_its_expiry(store: IdempotencySt
     """GIVEN a completed key WHEN it is claimed at exactly its expiry (the TTL; no sweep is
     waited for) THEN the claim succeeds, and the new IN_PROGRESS record has no SES message id."""
     store.claim(in_progress(), now=NOW)
-    store.complete(KEY, ses_message_id="ses-0001", expires_at=NOW + DAY)
+    store.complete(KEY, payload_hash="h1", ses_message_id="ses-0001", expires_at=NOW + DAY)
     again = in_progress(payload_hash="h2", expires_at=NOW + DAY + 30)
 
     assert store.claim(again, now=NOW + DAY) is None
@@ -104,17 +102,17 @@ def test_completing_a_taken_over_key_marks_the_new_holders_record(
     store: IdempotencyStore,
 ) -> None:
     """GIVEN a claim taken over by another invocation WHEN the first holder's send is accepted
-    and it completes THEN the record says COMPLETED with that SES message id whatever happened
-    meanwhile (SES has sent it; a retry must not send it again)."""
+    and it completes THEN the record says COMPLETED for the payload it sent, with that SES
+    message id, whatever happened meanwhile (SES has sent it; a retry must not send it again)."""
     store.claim(in_progress(expires_at=NOW + 30), now=NOW)
     store.claim(in_progress(payload_hash="h2", expires_at=NOW + 90), now=NOW + 30)
 
-    store.complete(KEY, ses_message_id="ses-0001", expires_at=NOW + DAY)
+    store.complete(KEY, payload_hash="h1", ses_message_id="ses-0001", expires_at=NOW + DAY)
 
     assert holder(store, now=NOW + 60) == IdempotencyRecord(
         key=KEY,
         status=RecordStatus.COMPLETED,
-        payload_hash="h2",
+        payload_hash="h1",
         expires_at=NOW + DAY,
         ses_message_id="ses-0001",
     )
@@ -123,18 +121,19 @@ def test_completing_a_taken_over_key_marks_the_new_holders_record(
 def test_completing_a_released_key_writes_a_completed_record(store: IdempotencyStore) -> None:
     """GIVEN a key whose record is gone (taken over, then released by the new holder) WHEN the
     first holder completes it THEN a COMPLETED record with the SES message id and expiry holds
-    the key. (Its payload hash is not part of the contract: complete() is not given one.)"""
+    the key, with the payload hash it was given: a later duplicate is still a duplicate, not a
+    conflict."""
     store.claim(in_progress(), now=NOW)
     store.release(KEY)
 
-    store.complete(KEY, ses_message_id="ses-0001", expires_at=NOW + DAY)
+    store.complete(KEY, payload_hash="h1", ses_message_id="ses-0001", expires_at=NOW + DAY)
 
     held = holder(store, now=NOW + 1)
     assert held is not None
-    assert attrs.evolve(held, payload_hash="") == IdempotencyRecord(
+    assert held == IdempotencyRecord(
         key=KEY,
         status=RecordStatus.COMPLETED,
-        payload_hash="",
+        payload_hash="h1",
         expires_at=NOW + DAY,
         ses_message_id="ses-0001",
     )

@@ -148,7 +148,9 @@ def test_a_duplicate_while_the_first_is_in_progress_is_retried_then_a_duplicate(
         timeout_s=10,
         what="the duplicate failing while the first is in progress",
     )
-    store.complete(key, ses_message_id="first-invocation-id", expires_at=now + 3600)
+    store.complete(
+        key, payload_hash=content, ses_message_id="first-invocation-id", expires_at=now + 3600
+    )
     wait_until(lambda: drained(stack), timeout_s=20, what="the duplicate accepted")
     assert ses_outbox.messages() == []
 

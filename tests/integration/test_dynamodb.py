@@ -128,7 +128,7 @@ def test_a_completed_record_answers_with_the_ses_message_id(
     """GIVEN a completed key WHEN it is claimed before its TTL THEN the claim fails with the
     COMPLETED record carrying the original SES message id; the ttl follows the new expiry."""
     store.claim(in_progress(), now=NOW)
-    store.complete("sender#abc", ses_message_id="ses-0001", expires_at=NOW + DAY)
+    store.complete("sender#abc", payload_hash="h1", ses_message_id="ses-0001", expires_at=NOW + DAY)
 
     held = store.claim(in_progress(expires_at=NOW + 100), now=NOW + 50)
 

@@ -131,7 +131,9 @@ def test_a_completed_record_past_its_ttl_allows_a_new_send(
 
 
 class BrokenCompletion(FakeIdempotencyStore):
-    def complete(self, key: str, *, ses_message_id: str, expires_at: float) -> None:
+    def complete(
+        self, key: str, *, payload_hash: str, ses_message_id: str, expires_at: float
+    ) -> None:
         raise DependencyUnavailable("DynamoDB down")
 
 

@@ -15,7 +15,9 @@ class NullIdempotencyStore:
         """Nothing holds any key."""
         return None
 
-    def complete(self, key: str, *, ses_message_id: str, expires_at: float) -> None:
+    def complete(
+        self, key: str, *, payload_hash: str, ses_message_id: str, expires_at: float
+    ) -> None:
         """Nothing to record."""
 
     def release(self, key: str) -> None:

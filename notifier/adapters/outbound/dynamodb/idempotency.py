@@ -57,25 +57,30 @@ class DynamoDbIdempotencyStore:
             # The holder released the key between our put and our read: claim again.
         raise DependencyUnavailable("the idempotency record kept changing during the claim")
 
-    def complete(self, key: str, *, ses_message_id: str, expires_at: float) -> None:
+    def complete(
+        self, key: str, *, payload_hash: str, ses_message_id: str, expires_at: float
+    ) -> None:
         # Unconditional: SES has accepted the message, so the record must say so whatever
-        # happened to it meanwhile (even a takeover by another invocation).
+        # happened to it meanwhile (even a takeover by another invocation), payload hash
+        # included: a record written anew must still tell a duplicate from a conflict.
         with state_table.translated(self._table, "UpdateItem"):
             self._client.update_item(
                 TableName=self._table,
                 Key=state_table.key(state_table.IDEMPOTENCY_PREFIX, key),
                 UpdateExpression=(
-                    "SET #status = :status, #ses_message_id = :ses_message_id,"
-                    " #expires_at = :expires_at, #ttl = :ttl"
+                    "SET #status = :status, #payload_hash = :payload_hash,"
+                    " #ses_message_id = :ses_message_id, #expires_at = :expires_at, #ttl = :ttl"
                 ),
                 ExpressionAttributeNames={
                     "#status": "status",
+                    "#payload_hash": "payload_hash",
                     "#ses_message_id": "ses_message_id",
                     "#expires_at": "expires_at",
                     "#ttl": "ttl",
                 },
                 ExpressionAttributeValues={
                     ":status": {"S": RecordStatus.COMPLETED.value},
+                    ":payload_hash": {"S": payload_hash},
                     ":ses_message_id": {"S": ses_message_id},
                     ":expires_at": {"N": state_table.number(expires_at)},
                     ":ttl": {"N": state_table.epoch_seconds(expires_at)},
