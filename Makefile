@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help init test tests.unit tests.integration tests.e2e lint lint.python format invoke.local clean
+.PHONY: help init test tests.unit tests.contract tests.integration tests.e2e lint lint.python format invoke.local clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_.-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | sort
@@ -25,6 +25,9 @@ test: $(STAMP) init.localstack ## unit, integration, e2e (and container, with Do
 
 tests.unit: $(STAMP) ## unit tests only (no LocalStack)
 	$(BIN)/pytest tests/unit
+
+tests.contract: $(STAMP) ## the state ports' contract, run on the fakes and on the DynamoDB adapters (moto)
+	$(BIN)/pytest tests/contract
 
 tests.integration: $(STAMP) init.localstack ## integration tests against LocalStack
 	$(BIN)/pytest tests/integration

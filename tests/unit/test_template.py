@@ -8,20 +8,35 @@ receive count would pass on a template that drops or loops mail.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from notifier.entrypoints.app import DEFAULT_TIMEOUT_SECONDS
+from devtools.provision import (
+    DEAD_LETTER_RETENTION_SECONDS,
+    FILTER_POLICY,
+    QUEUE_RETENTION_SECONDS,
+    ProvisionConfig,
+)
+from notifier.adapters.outbound.dynamodb import state_table
+from notifier.entrypoints.context import DEFAULT_TIMEOUT_SECONDS
 from notifier.entrypoints.settings import Settings, SettingsError
 from tests.support.cloudformation import load_template
 
-# Stated here, not imported: the local provisioning (`python -m notifier provision`, README)
-# uses the same figures, but its module is moving; keep the two in step by hand.
-MAX_RECEIVE_COUNT = 3  # ProvisionConfig().max_receive_count
-QUEUE_RETENTION_SECONDS = 345_600  # 4 days; provision's QUEUE_RETENTION_SECONDS
-DEAD_LETTER_RETENTION_SECONDS = 1_209_600  # 14 days, SQS's maximum; provision's
-EMAIL_FILTER_POLICY = {"channel": ["email"]}  # provision's FILTER_POLICY
+# The local stack (`python -m devtools provision`) and the template are held to the same
+# figures: read from provisioning, then checked here against the template, and pinned so that
+# a change to both at once still shows.
+MAX_RECEIVE_COUNT = ProvisionConfig().max_receive_count
+EMAIL_FILTER_POLICY = FILTER_POLICY
+
+
+def test_provisioning_keeps_the_figures_the_template_is_checked_against() -> None:
+    """Three receives, then 4 days on the queue and 14 (SQS's maximum) in the dead letters;
+    only `channel = email` from the topic."""
+    assert MAX_RECEIVE_COUNT == 3
+    assert (QUEUE_RETENTION_SECONDS, DEAD_LETTER_RETENTION_SECONDS) == (345_600, 1_209_600)
+    assert EMAIL_FILTER_POLICY == {"channel": ["email"]}
 
 
 @pytest.fixture(scope="module")
@@ -258,13 +273,17 @@ def test_the_state_table_is_wired_with_ttl(
         {"AttributeName": "pk", "AttributeType": "S"}
     ]
     assert table["Properties"]["KeySchema"] == [{"AttributeName": "pk", "KeyType": "HASH"}]
+    # The adapters' schema, defined once in state_table (provision creates the same).
+    assert table["Properties"]["AttributeDefinitions"] == list(state_table.ATTRIBUTE_DEFINITIONS)
+    assert table["Properties"]["KeySchema"] == list(state_table.KEY_SCHEMA)
     assert table["Properties"]["PointInTimeRecoverySpecification"] == {
         "PointInTimeRecoveryEnabled": True
     }
     assert table["Properties"]["TimeToLiveSpecification"] == {
-        "AttributeName": "ttl",
+        "AttributeName": state_table.TTL_ATTRIBUTE,
         "Enabled": True,
     }
+    assert state_table.TTL_ATTRIBUTE == "ttl"
 
 
 def test_failed_asynchronous_invocations_go_to_a_queue(
@@ -285,3 +304,18 @@ def test_failed_asynchronous_invocations_go_to_a_queue(
     }
     queue = _queue(template, invoke_config["DestinationConfig"]["OnFailure"]["Destination"])
     assert queue["MessageRetentionPeriod"] == DEAD_LETTER_RETENTION_SECONDS
+
+
+def test_sam_builds_the_function_stage_of_the_dockerfile(template: dict[str, Any]) -> None:
+    """`sam build` makes the Dockerfile's `function` stage, never the local `tools` stage."""
+    (metadata,) = [
+        resource["Metadata"]
+        for resource in template["Resources"].values()
+        if resource["Type"] == "AWS::Serverless::Function"
+    ]
+    assert metadata["DockerBuildTarget"] == "function"
+    assert metadata["Dockerfile"] == "Dockerfile"
+    dockerfile = (Path(__file__).parents[2] / "Dockerfile").read_text(encoding="utf-8")
+    stages = [line.split()[-1] for line in dockerfile.splitlines() if line.startswith("FROM ")]
+    assert stages[-1] == "function"
+    assert "tools" in stages
