@@ -1,18 +1,29 @@
 """Image tier: the function's tree as the Dockerfile builds it, run as Lambda runs it, no Docker.
 
-The tree (`devtools.image_tree`) is built once per session; with pip's cache warm that takes a
-few seconds.
+The tree (`devtools.image_tree`) and the runtime directory (awslambdaric, the base image's
+/var/runtime; `devtools.execution_env`) are built once per session; with pip's cache warm that
+takes a few seconds. Every test that runs the function starts its own execution environment
+(an isolated python3.12 polling a Runtime API the test serves) and stops it afterwards.
 """
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import platform
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from devtools.image_tree import ImageTree, build_image_tree, python312
+from devtools.execution_env import ExecutionEnvironment, FunctionConfig, install_runtime
+from devtools.image_tree import LOCK_FILE, ImageTree, build_image_tree, python312
+
+# Nothing listens on port 9 (discard): a test that should not reach AWS cannot.
+UNREACHABLE_AWS = "http://127.0.0.1:9"
+
+StartFunction = Callable[..., ExecutionEnvironment]
 
 
 @pytest.fixture(scope="session")
@@ -30,3 +41,51 @@ def python() -> Path:
 def image_tree(tmp_path_factory: pytest.TempPathFactory, python: Path) -> ImageTree:
     """The function's tree, built once per session from requirements/lambda.txt and notifier/."""
     return build_image_tree(tmp_path_factory.mktemp("image"), python=python)
+
+
+@pytest.fixture(scope="session")
+def runtime_dir(tmp_path_factory: pytest.TempPathFactory, python: Path) -> Path:
+    """The runtime directory, once per session: awslambdaric and bootstrap.py."""
+    return install_runtime(tmp_path_factory.mktemp("runtime"))
+
+
+@pytest.fixture
+def start_function(
+    tmp_path: Path, python: Path, image_tree: ImageTree, runtime_dir: Path
+) -> Iterator[StartFunction]:
+    """Start an execution environment: `start_function(config, tree=..., runtime=...)`
+    (the session's tree and runtime directory by default); each is stopped after the test."""
+    numbers = itertools.count()
+    with contextlib.ExitStack() as running:
+
+        def start(
+            config: FunctionConfig, *, tree: ImageTree | None = None, runtime: Path | None = None
+        ) -> ExecutionEnvironment:
+            workdir = tmp_path / f"function-{next(numbers)}"
+            workdir.mkdir()
+            function = ExecutionEnvironment.start(
+                tree=tree or image_tree,
+                runtime_dir=runtime or runtime_dir,
+                python=python,
+                config=config,
+                workdir=workdir,
+            )
+            running.callback(function.stop)
+            return function
+
+        yield start
+
+
+def lock_without(package: str, *, lock: Path = LOCK_FILE) -> str:
+    """The lock file's text with `package`'s pin (its hashes and comments too) left out."""
+    kept: list[str] = []
+    dropping = False
+    for line in lock.read_text(encoding="utf-8").splitlines(keepends=True):
+        if not line[:1].isspace():  # a pin, or a comment at the margin, starts a new block
+            dropping = line.lower().startswith(f"{package.lower()}==")
+        if not dropping:
+            kept.append(line)
+    text = "".join(kept)
+    if text == lock.read_text(encoding="utf-8"):
+        raise ValueError(f"{package} is not pinned in {lock}")
+    return text
