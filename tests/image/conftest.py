@@ -3,7 +3,8 @@
 The tree (`devtools.image_tree`) and the runtime directory (awslambdaric, the base image's
 /var/runtime; `devtools.execution_env`) are built once per session; with pip's cache warm that
 takes a few seconds. Every test that runs the function starts its own execution environment
-(an isolated python3.12 polling a Runtime API the test serves) and stops it afterwards.
+(an isolated python3.12 polling a Runtime API the test serves) and stops it afterwards. The
+tests that send mail use a LocalStack of their own, started when the first of them needs it.
 """
 
 from __future__ import annotations
@@ -14,12 +15,19 @@ import platform
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
+import boto3
 import pytest
 
 from devtools.execution_env import ExecutionEnvironment, FunctionConfig, install_runtime
 from devtools.image_tree import LOCK_FILE, ImageTree, build_image_tree, python312
+from tests.support.localstack import LocalStack, start_localstack
+from tests.support.ses_outbox import SesOutbox
 
+SERVICES = "ses"
+REGION = "us-east-1"
+SENDER_DOMAIN = "acubeapi.com"
 # Nothing listens on port 9 (discard): a test that should not reach AWS cannot.
 UNREACHABLE_AWS = "http://127.0.0.1:9"
 
@@ -89,3 +97,34 @@ def lock_without(package: str, *, lock: Path = LOCK_FILE) -> str:
     if text == lock.read_text(encoding="utf-8"):
         raise ValueError(f"{package} is not pinned in {lock}")
     return text
+
+
+@pytest.fixture(scope="session")
+def localstack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    """A LocalStack with SES, and the sender's domain verified in it, for the whole session."""
+    running = start_localstack(services=SERVICES, workdir=tmp_path_factory.mktemp("localstack"))
+    try:
+        with contextlib.closing(ses_client(running.endpoint_url)) as ses:
+            ses.verify_domain_identity(Domain=SENDER_DOMAIN)
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture
+def ses_outbox(localstack: LocalStack) -> SesOutbox:
+    """LocalStack's SES outbox, emptied before the test."""
+    outbox = SesOutbox(endpoint_url=localstack.endpoint_url)
+    outbox.clear()
+    return outbox
+
+
+def ses_client(endpoint_url: str) -> Any:
+    """An SES client of the test's own (the function's clients live in its own process)."""
+    return boto3.client(
+        "ses",
+        endpoint_url=endpoint_url,
+        region_name=REGION,
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
