@@ -17,6 +17,7 @@ import pytest
 from devtools.execution_env import FunctionConfig, InvocationFailed, lambda_environment
 from devtools.image_tree import ImageTree, build_image_tree
 from tests.image.conftest import UNREACHABLE_AWS, StartFunction, lock_without
+from tests.support.privacy import PrivateData, assert_no_leaks
 
 EVENTS = Path(__file__).parent.parent / "events"
 OFFLINE = {
@@ -184,3 +185,35 @@ def test_a_lock_missing_a_dependency_fails_the_cold_start(
     assert error.json()["errorMessage"] == (
         "Unable to import module 'notifier.entrypoints.lambda_handler': No module named 'structlog'"
     )
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="template.yaml's ApplicationLogLevel TRACE makes Lambda set AWS_LAMBDA_LOG_LEVEL, and"
+    " awslambdaric sets the root logger to DEBUG from it: botocore then logs each SendRawEmail"
+    " request, session token, recipients and raw message included. notifier's own logs are"
+    " structlog and never see that level; nothing in notifier/ quiets botocore.",
+)
+def test_the_function_logs_no_credential_address_or_body_under_the_templates_log_level(
+    start_function: StartFunction,
+) -> None:
+    """GIVEN the function configured as template.yaml does (JSON logs, application level TRACE)
+    and planted credentials
+    WHEN the sample is invoked (SES unreachable: one attempt is made and logged)
+    THEN nothing it writes holds a full address, a body or a credential."""
+    token = "IQoJb3JpZ2luX2VjEPLANTEDsessionTOKEN"
+    credentials = {
+        "AWS_ACCESS_KEY_ID": "ASIAPLANTEDACCESSKEY",
+        "AWS_SECRET_ACCESS_KEY": "planted/secret/access/key/0123456789",
+        "AWS_SESSION_TOKEN": token,
+    }
+    function = start_function(FunctionConfig(variables=OFFLINE, credentials=credentials))
+    event = load_event("direct.json")
+    private = PrivateData()
+    private.add_message(event)
+    for value in credentials.values():
+        private.add_credential(value)
+
+    function.invoke(event)
+
+    assert_no_leaks(private, function.output().splitlines(), what="the function's output")
