@@ -220,10 +220,8 @@ class ExecutionEnvironment:
         return answer.result()
 
     def _describe(self, posted: Posted, what: str) -> str:
-        return (
-            f"{what}: {posted.error_type}: {posted.body.decode(errors='replace')}\n"
-            f"{self._context()}"
-        )
+        error_type = f" {posted.error_type}:" if posted.error_type else ""
+        return f"{what}:{error_type} {posted.body.decode(errors='replace')}\n{self._context()}"
 
     def _context(self) -> str:
         requests = "\n".join(f"  {line}" for line in self.api.requests) or "  (none)"

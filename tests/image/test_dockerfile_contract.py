@@ -144,7 +144,9 @@ def test_the_builder_passes_the_dockerfiles_pip_and_compileall_flags() -> None:
     THEN they agree, but for `--no-cache-dir` (Dockerfile) and the target platform (builder)."""
     text = dockerfile.DOCKERFILE.read_text(encoding="utf-8")
 
-    assert contract_problems(text, builder_pip_words(), builder_compileall_words()) == []
+    problems = contract_problems(text, builder_pip_words(), builder_compileall_words())
+
+    assert problems == [], "the builder and the Dockerfile disagree:\n" + "\n".join(problems)
 
 
 def test_the_builder_targets_the_images_python_and_platform() -> None:
