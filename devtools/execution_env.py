@@ -34,9 +34,8 @@ from devtools.runtime_api import Posted, RuntimeApi
 RUNTIME_LOCK_FILE = REPO_ROOT / "requirements" / "lambda-runtime.txt"
 BOOTSTRAP = Path(__file__).with_name("lambda_bootstrap.py")
 INTERPRETER_FLAGS = ("-I", "-S", "-B")
-EXECUTION_ENV = (
-    "AWS_Lambda_python3.12"  # the base image's bootstrap exports it; awslambdaric reads it
-)
+# The base image's bootstrap exports it; awslambdaric reads it (thread polling, JSON encoding).
+EXECUTION_ENV = "AWS_Lambda_python3.12"
 ACCOUNT_ID = "000000000000"  # LocalStack's
 # The execution role's credentials as Lambda passes them; LocalStack takes any.
 TEST_CREDENTIALS = {
@@ -49,7 +48,7 @@ INIT_TIMEOUT_S = 30.0
 
 
 class FunctionError(RuntimeError):
-    """The function did not answer an invocation; the message carries its output."""
+    """The function did not start or answer as it should; the message carries its output."""
 
 
 class InitFailed(FunctionError):
@@ -104,6 +103,7 @@ def lambda_environment(
         "PATH": "/usr/local/bin:/usr/bin:/bin",
         "LANG": "en_US.UTF-8",
         "TZ": ":UTC",
+        # Lambda's order, without the system's directories: the runtime's, then the function's.
         "LD_LIBRARY_PATH": f"{runtime_dir}:{runtime_dir}/lib:{tree.task_root}:{tree.task_root}/lib",
         "LAMBDA_TASK_ROOT": str(tree.task_root),
         "LAMBDA_RUNTIME_DIR": str(runtime_dir),

@@ -61,12 +61,16 @@ def test_the_function_sees_only_the_task_root_the_runtime_and_the_standard_libra
     runtime_dir: Path,
     python: Path,
     tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """GIVEN the built tree and a probe handler beside awslambdaric in the runtime directory
-    WHEN the runtime invokes it
+    """GIVEN the built tree, a probe handler beside awslambdaric in the runtime directory, and
+    PYTHONPATH and a NOTIFIER_ variable planted in this test's environment
+    WHEN the runtime invokes the probe
     THEN sys.path is the task root, the runtime directory and the standard library, in that
     order; `site` never ran; notifier and its dependencies come from the task root; and the
     environment holds Lambda's variables and the function's, nothing of this test process."""
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path / "planted"))
+    monkeypatch.setenv("NOTIFIER_PLANTED", "from the test process")
     runtime = shutil.copytree(runtime_dir, tmp_path / "runtime")
     (runtime / "image_probe.py").write_text(PROBE, encoding="utf-8")
     config = FunctionConfig(variables=OFFLINE, handler="image_probe.handler")
@@ -101,6 +105,7 @@ def test_the_function_sees_only_the_task_root_the_runtime_and_the_standard_libra
     # awslambdaric sets the trace id per invocation; Python adds LC_CTYPE when the locale
     # Lambda names (en_US.UTF-8) is not installed here and it coerces C to C.UTF-8 (PEP 538).
     assert set(seen["environment"]) - {"_X_AMZN_TRACE_ID", "LC_CTYPE"} == set(given)
+    assert not {"PYTHONPATH", "NOTIFIER_PLANTED", "HOME", "VIRTUAL_ENV"} & set(given)
 
 
 def test_the_images_handler_starts_and_answers(start_function: StartFunction) -> None:
