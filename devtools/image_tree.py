@@ -101,7 +101,7 @@ def build_image_tree(
     run(compileall_command(python, deps, app))
     for layer in (deps, app):  # the final stage's two COPY layers, in their order
         shutil.copytree(layer, task_root, dirs_exist_ok=True, symlinks=True)
-    final = dockerfile.read(dockerfile_path)[-1]
+    final = dockerfile.read(dockerfile_path)[-1]  # the function's: what `docker build .` makes
     return ImageTree(
         deps=deps,
         app=app,

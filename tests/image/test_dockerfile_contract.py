@@ -166,8 +166,10 @@ def test_the_builder_follows_the_dockerfiles_layout() -> None:
     """GIVEN the Dockerfile
     THEN its build stage installs requirements/lambda.txt into one directory, copies notifier/
     into another, compiles both, and its final stage copies deps then app into the task root
-    and runs the handler: the steps and the order `build_image_tree` follows."""
-    (build, final) = dockerfile.read()
+    and runs the handler: the steps and the order `build_image_tree` follows. The function's
+    stage is the last one, what `docker build .` makes, whatever other stages there are."""
+    text = dockerfile.DOCKERFILE.read_text(encoding="utf-8")
+    build, final = build_stage(text), dockerfile.stages(text)[-1]
     pip = parse(build_stage_command(build, "pip", "install"), value_options=PIP_VALUE_OPTIONS)
     compiled = parse(
         build_stage_command(build, "compileall"), value_options=COMPILEALL_VALUE_OPTIONS
