@@ -192,14 +192,6 @@ def test_a_lock_missing_a_dependency_fails_the_cold_start(
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,  # a leak found, not a function that failed to run
-    reason="template.yaml's ApplicationLogLevel TRACE makes Lambda set AWS_LAMBDA_LOG_LEVEL, and"
-    " awslambdaric sets the root logger to DEBUG from it: botocore then logs each SendRawEmail"
-    " request, session token, recipients and raw message included. notifier's own logs are"
-    " structlog and never see that level; nothing in notifier/ quiets botocore.",
-)
 def test_the_function_logs_no_credential_address_or_body_under_the_templates_log_level(
     start_function: StartFunction,
 ) -> None:
