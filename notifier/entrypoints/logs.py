@@ -7,7 +7,6 @@ import sys
 
 import structlog
 
-
 # Libraries log through the standard `logging` module. In Lambda, awslambdaric sets the root
 # logger to the function's application log level (template.yaml: TRACE, so DEBUG), and
 # botocore's debug lines carry the signed request (session token, access key) and the raw
