@@ -44,8 +44,11 @@ def tags(problems: Problems, tags: dict[str, str]) -> tuple[tuple[str, str], ...
     good = []
     for name, value in sorted(tags.items()):
         if not _SES_TAG.fullmatch(name):
+            # The bad name is echoed in the field: short, and encodable (a JSON key may hold a
+            # lone surrogate, which Lambda could not serialise into the response).
+            shown = name[:40].encode("utf-8", "backslashreplace").decode("utf-8")
             problems.add(
-                f"tags.{name[:40]}", "a tag name must be 1 to 256 ASCII letters, digits, '_' or '-'"
+                f"tags.{shown}", "a tag name must be 1 to 256 ASCII letters, digits, '_' or '-'"
             )
         elif not _SES_TAG.fullmatch(value):
             problems.add(
