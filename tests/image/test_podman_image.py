@@ -169,7 +169,7 @@ def test_an_sns_record_not_sent_is_reported_as_an_invocation_error(function: Fun
     answer = function.invoke(event)
 
     assert answer.kind == "error", f"{answer}\n{function.container.logs()}"
-    assert answer.body["errorMessage"], answer
+    assert answer.body["errorType"] == "RecordsFailed", answer
 
 
 def test_a_bad_setting_fails_the_cold_start_through_init_error(
@@ -182,6 +182,7 @@ def test_a_bad_setting_fails_the_cold_start_through_init_error(
         with _running(function_image, env, tmp_path / "function.log") as container:
             error = api.wait_for_init_error(container=container)
 
+    assert error["errorType"] == "SettingsError", error
     assert "NOTIFIER_METRICS_MODE" in error["errorMessage"], error
 
 
