@@ -63,7 +63,8 @@ $(PODMAN_STORAGE_CONF): mk/podman.mk | $(PODMAN_DIR)
 
 podman.config: $(PODMAN_CONF) $(PODMAN_STORAGE_CONF) ## write .podman/containers.conf and storage.conf (make test does)
 
-# Never fails: without root or apt it says what is missing, and the podman tests skip.
+# Without root or apt it only says what is missing (the podman tests then skip); an apt-get that
+# fails, fails the target.
 init.podman: podman.config ## podman, runc, debootstrap from apt (as root, when missing) and podman.config
 	@missing=$$(for command in $(PODMAN_DEBS); do \
 		command -v $$command >/dev/null || echo $$command; done); \

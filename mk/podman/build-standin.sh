@@ -15,7 +15,7 @@
 #
 # Needs root (debootstrap, chroot), debootstrap, podman, the Debian mirror and PyPI. A no-op when
 # the image exists and its label `org.notifier.standin.recipe` matches this recipe (this script,
-# the pins, the Python build, the suite); FORCE=1 rebuilds. `make image.standin` runs it with
+# the pins, the Python build, the suite, the CA bundle); FORCE=1 rebuilds. `make image.standin` runs it with
 # the project's podman configuration (mk/podman.mk).
 set -euo pipefail
 
@@ -57,6 +57,7 @@ recipe=$(
         cat "$script" "$PINS"
         printf '%s\n' "$version" "$SUITE" "$PACKAGES"
         sha256sum "$executable" | cut -d' ' -f1
+        if [ -f "$CA_BUNDLE" ]; then sha256sum "$CA_BUNDLE" | cut -d' ' -f1; fi
     } | sha256sum | cut -d' ' -f1
 )
 if [ "${FORCE:-0}" != 1 ] &&
@@ -113,9 +114,13 @@ in_rootfs python3 -c 'import bz2, ctypes, hashlib, lzma, readline, sqlite3, ssl,
 in_rootfs python3 -m ensurepip --default-pip >"$build/ensurepip.log" 2>&1 ||
     { cat "$build/ensurepip.log" >&2; exit 1; }
 
-mkdir -p "$rootfs/etc/ssl/certs"
-cp "$CA_BUNDLE" "$rootfs/etc/ssl/certs/ca-certificates.crt"
-printf '[global]\ncert = /etc/ssl/certs/ca-certificates.crt\n' >"$rootfs/etc/pip.conf"
+if [ -f "$CA_BUNDLE" ]; then
+    mkdir -p "$rootfs/etc/ssl/certs"
+    cp "$CA_BUNDLE" "$rootfs/etc/ssl/certs/ca-certificates.crt"
+    printf '[global]\ncert = /etc/ssl/certs/ca-certificates.crt\n' >"$rootfs/etc/pip.conf"
+else
+    say "no CA bundle at $CA_BUNDLE: pip in the stand-in trusts its own certifi only"
+fi
 
 say "awslambdaric into /var/runtime ($PINS)"
 cp "$PINS" "$rootfs/tmp/requirements.txt"
