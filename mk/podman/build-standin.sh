@@ -161,4 +161,7 @@ tar --numeric-owner -C "$rootfs" -cf - . |
         --change "LABEL $LABEL=$recipe" \
         --message "stand-in for public.ecr.aws/lambda/python:3.12 (mk/podman/build-standin.sh)" \
         - "$IMAGE" >/dev/null
+# Images made on an earlier stand-in are of no further use: whatever of them is untagged goes
+# (the images still tagged on the last one go at the next rebuild, once builds have replaced them).
+"$PODMAN" image prune --force >/dev/null
 say "$IMAGE built in $((SECONDS - started)) s"
