@@ -8,7 +8,7 @@ RUNTIME_LOCK := requirements/lambda-runtime.txt
 
 .PHONY: tests.image lock.runtime
 
-tests.image: $(STAMP) init.localstack ## the image tests: the tree the Dockerfile builds, run from itself alone
+tests.image: $(STAMP) init.localstack podman.config ## the image tests: the Dockerfile's tree run by awslambdaric, and the real Dockerfile with podman
 	$(BIN)/pytest tests/image
 
 # The uv venv's stamp is made in the recipe: mk/docker.mk, which names it, may be read after this.
