@@ -148,6 +148,7 @@ class FakeSuppressionList:
     def __init__(self, *addresses: str) -> None:
         self.entries_by_address: dict[str, Suppression] = {}
         self.bounces: dict[str, list[float]] = {}
+        self.bounce_ids: dict[str, set[str]] = {}
         for address in addresses:
             self.add(Suppression(address=address, reason=SuppressionReason.BOUNCE))
 
@@ -167,9 +168,16 @@ class FakeSuppressionList:
     def entries(self) -> list[Suppression]:
         return sorted(self.entries_by_address.values(), key=lambda e: e.address)
 
-    def count_transient_bounce(self, address: str, *, at: float, window_seconds: float) -> int:
-        # The window includes its start: a bounce exactly `window_seconds` old still counts.
+    def count_transient_bounce(
+        self, address: str, *, bounce_id: str, at: float, window_seconds: float
+    ) -> int:
+        # The window includes its start: a bounce exactly `window_seconds` old still counts;
+        # a bounce id already counted is not counted again.
         lower = address.lower()
-        kept = [t for t in [*self.bounces.get(lower, []), at] if t >= at - window_seconds]
+        known = self.bounces.get(lower, [])
+        if bounce_id in self.bounce_ids.get(lower, set()):
+            return sum(1 for t in known if t >= at - window_seconds)
+        self.bounce_ids.setdefault(lower, set()).add(bounce_id)
+        kept = [t for t in [*known, at] if t >= at - window_seconds]
         self.bounces[lower] = kept
         return len(kept)

@@ -240,7 +240,9 @@ def test_remove_forgets_the_address_and_its_bounces(
 ) -> None:
     """GIVEN a suppressed address with transient bounces WHEN removed THEN it is no longer
     suppressed, its bounce count starts again, and removing it again says it was absent."""
-    suppressions.count_transient_bounce("gone@example.com", at=NOW, window_seconds=WEEK)
+    suppressions.count_transient_bounce(
+        "gone@example.com", bounce_id=f"b{NOW}", at=NOW, window_seconds=WEEK
+    )
     suppressions.add(bounce("gone@example.com"))
 
     assert suppressions.remove("Gone@Example.com") is True
@@ -295,12 +297,17 @@ def test_concurrent_transient_bounces_are_all_counted(
     client: Any = RacingClient(
         dynamodb,
         race=lambda: suppressions.count_transient_bounce(
-            "soft@example.com", at=NOW, window_seconds=WEEK
+            "soft@example.com", bounce_id=f"b{NOW}", at=NOW, window_seconds=WEEK
         ),
     )
     racing = DynamoDbSuppressionList(client, table, sleep=lambda _: None)
 
-    assert racing.count_transient_bounce("soft@example.com", at=NOW + 1, window_seconds=WEEK) == 2
+    assert (
+        racing.count_transient_bounce(
+            "soft@example.com", bounce_id=f"b{NOW + 1}", at=NOW + 1, window_seconds=WEEK
+        )
+        == 2
+    )
 
     item = raw_item(dynamodb, table, "BOUNCES#soft@example.com")
     assert item is not None
