@@ -108,6 +108,7 @@ SHIPPED = {
     "entrypoints/logs.py",
     "entrypoints/reporting.py",
     "entrypoints/settings.py",
+    "entrypoints/status_view.py",
 }
 # The AWS SDK is reached from the outbound adapters only, plus the two composition roots that
 # build their clients (the Lambda's bootstrap and the operations CLI).
