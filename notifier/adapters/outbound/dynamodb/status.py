@@ -47,8 +47,12 @@ class DynamoDbStatusStore:
             "ttl": {"N": state_table.epoch_seconds(record.expires_at)},
         }
         if record.version == 1:
+            # Over nothing, or over a record past its expiry that the TTL sweep (days late) has
+            # not deleted yet: `read` says it is gone, so a late event starts it anew.
             condition: dict[str, Any] = {
-                "ConditionExpression": f"attribute_not_exists({state_table.KEY})"
+                "ConditionExpression": f"attribute_not_exists({state_table.KEY}) OR #ttl <= :now",
+                "ExpressionAttributeNames": {"#ttl": state_table.TTL_ATTRIBUTE},
+                "ExpressionAttributeValues": {":now": {"N": state_table.number(self._clock())}},
             }
         else:
             condition = {
