@@ -37,7 +37,6 @@ if TYPE_CHECKING:
     from mypy_boto3_sqs.literals import QueueAttributeNameType
 
 SAMPLE_ATTACHMENT_KEY = "invoices/12345.pdf"
-EVENT_DESTINATION = "notifier-feedback"
 # Every event type an SES v1 configuration set can publish. The handler also understands
 # DeliveryDelay and Subscription, which only SES v2 configuration sets publish.
 EVENT_TYPES: tuple[EventTypeType, ...] = (
@@ -308,14 +307,17 @@ class _Provisioner:
             ses.create_configuration_set(ConfigurationSet={"Name": name})
             self._changes.append(f"created SES configuration set {name}")
             described = cast("Any", {"EventDestinations": []})
+        # Named after the set: LocalStack wants destination names unique across all sets
+        # (AWS, only within one), and SES names are at most 64 characters.
+        destination = f"{name[:55]}-feedback"
         wanted: EventDestinationTypeDef = {
-            "Name": EVENT_DESTINATION,
+            "Name": destination,
             "Enabled": True,
             "MatchingEventTypes": list(EVENT_TYPES),
             "SNSDestination": {"TopicARN": topic_arn},
         }
         have = {d["Name"]: d for d in described.get("EventDestinations", [])}
-        current = have.get(EVENT_DESTINATION)
+        current = have.get(destination)
         if current is None:
             ses.create_configuration_set_event_destination(
                 ConfigurationSetName=name, EventDestination=wanted
