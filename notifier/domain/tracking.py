@@ -117,7 +117,7 @@ class StatusService:
             Status.SENT,
             at=at,
             idempotency_key=command.idempotency_key,
-            sender=command.sender.addr_spec,
+            sender=command.sender.addr_spec.lower(),  # as SES events give it, and as in the key
             tenant=tenant,
         )
         left_out = Observation.of(sent.ses_message_id, sent.suppressed, Status.SUPPRESSED, at=at)
@@ -140,7 +140,12 @@ class StatusService:
         detail: str,
         recipients: tuple[str, ...] = (),
     ) -> StatusChange | None:
-        """A message refused before SES (`failed`, or `suppressed`: nobody left to send to)."""
+        """A message refused before SES (`failed`, or `suppressed`: nobody left to send to).
+        Nothing when the key's message was sent already: a copy refused later (its recipients
+        suppressed since) says nothing of the email that went out."""
+        kept = self.store.find(idempotency_key)
+        if kept is not None and kept.ses_message_id:
+            return None
         now = self.clock()
         at = now.isoformat(timespec="milliseconds")
         record = EmailStatus(

@@ -62,13 +62,25 @@ def app(make_app: Callable[..., App], suppression: FakeSuppressionList) -> App:
         ("event_bounce", FeedbackKind.BOUNCE, ("recipient@example.com",), "Permanent"),
         ("event_complaint", FeedbackKind.COMPLAINT, ("recipient@example.com",), "abuse"),
         ("event_send", FeedbackKind.SEND, (), ""),
+        ("event_delivery", FeedbackKind.DELIVERY, ("recipient@example.com",), ""),
+        (
+            "event_delivery_delay",
+            FeedbackKind.DELIVERY_DELAY,
+            ("recipient@example.com",),
+            "TransientCommunicationFailure",
+        ),
+        ("event_reject", FeedbackKind.REJECT, (), ""),
+        ("event_open", FeedbackKind.OPEN, (), ""),
+        ("event_click", FeedbackKind.CLICK, (), ""),
+        ("event_rendering_failure", FeedbackKind.RENDERING_FAILURE, (), ""),
+        ("event_subscription", FeedbackKind.SUBSCRIPTION, (), ""),
     ],
 )
 def test_ses_notification_shapes_are_parsed(
     name: str, kind: FeedbackKind, recipients: tuple[str, ...], feedback_type: str
 ) -> None:
-    """Identity notifications (notificationType) and event publishing (eventType), from the
-    SES documentation's examples, several recipients included."""
+    """Identity notifications (notificationType) and event publishing (eventType), every event
+    type, from the SES documentation's examples, several recipients included."""
     feedback = parse_ses_notification(notification(name))
     assert feedback is not None
     assert (feedback.kind, feedback.recipients, feedback.feedback_type) == (
