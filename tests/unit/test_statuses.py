@@ -439,6 +439,34 @@ def test_the_same_event_twice_changes_nothing_the_second_time(
     assert len(callbacks.published) == published
 
 
+def test_an_event_after_the_retention_starts_a_new_record(
+    make_app: Callable[..., App], callbacks: FakeStatusCallbacks
+) -> None:
+    """GIVEN a message sent, and its record past NOTIFIER_STATUS_RETENTION_DAYS (gone for
+    reads, maybe not yet swept from the table) WHEN a late Open arrives THEN the event succeeds
+    and starts a new record, instead of failing on every retry until it dead-letters."""
+    now = [FIXED_NOW]
+    statuses = FakeStatusStore(clock=lambda: now[0].timestamp())
+    app = make_app(
+        statuses=statuses,
+        callbacks=callbacks,
+        clock=lambda: now[0],
+        feedback_topic_arns=(FEEDBACK_TOPIC,),
+    )
+    app.handle(message(), FakeContext())
+    now[0] = FIXED_NOW + timedelta(days=31)
+    assert query(statuses).get(SES_ID) is None
+
+    assert app.handle(sqs_with(about_sent("event_open")), FakeContext()) == {
+        "batchItemFailures": []
+    }
+
+    record = record_of(statuses)
+    assert set(record.engagement) == {Engagement.OPENED}
+    assert record.expires_at == (now[0] + timedelta(days=30)).timestamp()
+    assert callbacks.statuses[-1] == "opened"
+
+
 # --- any order ---------------------------------------------------------------------------
 
 
