@@ -3,6 +3,7 @@ idempotency key), or every problem is reported at once."""
 
 from __future__ import annotations
 
+import functools
 import mimetypes
 import re
 from collections.abc import Iterable
@@ -28,8 +29,14 @@ MAX_ADDRESS_TEXT_CHARS = 998  # refused before parsing: no header line could hol
 # As on most file systems; also keeps the RFC 2231-encoded parameter within a 998-octet line.
 MAX_FILENAME_BYTES = 255
 MAX_KEY_BYTES = 1024  # S3's own limit
-# Python's built-in table only, so a guess is the same on every machine and in the Lambda image.
-_MIME_TYPES = mimetypes.MimeTypes()
+
+
+@functools.cache
+def _mime_types() -> mimetypes.MimeTypes:
+    """Python's built-in table only, so a guess is the same on every machine and in the Lambda
+    image. Made on the first attachment without a content type: creating it also reads the
+    system's mime.types files (a few ms of the cold start otherwise)."""
+    return mimetypes.MimeTypes()
 
 
 @attrs.frozen
@@ -245,5 +252,5 @@ def _filename_ok(problems: Problems, field: str, filename: str) -> bool:
 
 
 def _guess_type(filename: str) -> str:
-    guessed, _encoding = _MIME_TYPES.guess_type(filename, strict=False)
+    guessed, _encoding = _mime_types().guess_type(filename, strict=False)
     return guessed or "application/octet-stream"

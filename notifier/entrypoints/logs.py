@@ -7,6 +7,12 @@ import sys
 
 import structlog
 
+# Libraries log through the standard `logging` module. In Lambda, awslambdaric sets the root
+# logger to the function's application log level (template.yaml: TRACE, so DEBUG), and
+# botocore's debug lines carry the signed request (session token, access key) and the raw
+# message (addresses, bodies). These loggers keep warnings and errors only, whatever the root.
+QUIET_LIBRARIES = ("botocore", "boto3", "urllib3", "s3transfer")
+
 
 def configure_logging(level: str, *, json_lines: bool | None = None) -> None:
     """Configure structlog once per process; `json_lines=None` picks by whether stdout is a TTY."""
@@ -34,3 +40,5 @@ def configure_logging(level: str, *, json_lines: bool | None = None) -> None:
         logger_factory=structlog.PrintLoggerFactory(sys.stdout),
         cache_logger_on_first_use=True,
     )
+    for name in QUIET_LIBRARIES:
+        logging.getLogger(name).setLevel(logging.WARNING)

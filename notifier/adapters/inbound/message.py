@@ -7,7 +7,6 @@ turned into a string, and an unknown field is an error that names it (a typo suc
 
 from __future__ import annotations
 
-import difflib
 import json
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -95,6 +94,8 @@ def parse_message(data: Any) -> MessageRequest:
 
 def _field_errors(exc: BaseException, path: str) -> Iterator[FieldError]:
     if isinstance(exc, ForbiddenExtraKeysError):
+        import difflib  # only for this error message: not worth its import at every cold start
+
         known = [f.name for f in attrs.fields(exc.cl)]
         for name in sorted(exc.extra_fields):
             close = difflib.get_close_matches(name, known, n=1)
