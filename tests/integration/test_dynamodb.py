@@ -3,6 +3,7 @@ moto's server over HTTP (AWS_ENDPOINT_URL_DYNAMODB, set by the session's fixture
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import socket
@@ -257,8 +258,12 @@ def test_transient_bounces_are_counted_within_the_window(
 ) -> None:
     """GIVEN transient bounces over eight days WHEN each is recorded THEN the count is of those
     no older than the window before it; older times are dropped from `BOUNCES#<address>`,
-    whose ttl is the newest time plus the window."""
-    count = suppressions.count_transient_bounce
+    whose ttl is the newest time plus the window, and `ids` keeps each bounce's id beside it."""
+    ids = itertools.count(1)
+
+    def count(address: str, **times: float) -> int:
+        return suppressions.count_transient_bounce(address, bounce_id=f"b{next(ids)}", **times)
+
     assert count("Soft@example.com", at=NOW, window_seconds=WEEK) == 1
     assert count("soft@example.com", at=NOW + DAY, window_seconds=WEEK) == 2
     assert count("soft@example.com", at=NOW + 2 * DAY, window_seconds=WEEK) == 3
@@ -268,6 +273,7 @@ def test_transient_bounces_are_counted_within_the_window(
     item = raw_item(dynamodb, table, "BOUNCES#soft@example.com")
     assert item is not None
     assert [float(v["N"]) for v in item["at"]["L"]] == [NOW + DAY, NOW + 2 * DAY, NOW + 8 * DAY]
+    assert [v["S"] for v in item["ids"]["L"]] == ["b2", "b3", "b5"]
     assert item["ttl"] == {"N": str(math.ceil(NOW + 8 * DAY + WEEK))}
 
 
