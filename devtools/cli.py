@@ -57,7 +57,20 @@ def _parser() -> argparse.ArgumentParser:
     setup.add_argument(
         "--feedback-topic-name",
         default=DEFAULTS.feedback_topic_name,
-        help="topic for SES bounce/complaint notifications, subscribed to the queue ('' for none)",
+        help="topic for SES events (bounces, complaints, deliveries...), subscribed to the queue"
+        " ('' for none)",
+    )
+    setup.add_argument(
+        "--configuration-set",
+        default=DEFAULTS.configuration_set,
+        help="SES configuration set publishing every event type to the feedback topic: give it"
+        " to the handler as NOTIFIER_SES_CONFIGURATION_SET (default %(default)s, '' for none)",
+    )
+    setup.add_argument(
+        "--status-topic-name",
+        default=DEFAULTS.status_topic_name,
+        help="topic for status callbacks, NOTIFIER_STATUS_TOPIC_ARN (default %(default)s,"
+        " '' for none)",
     )
     setup.add_argument(
         "--visibility-timeout",
@@ -82,8 +95,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     setup.add_argument(
         "--state-table",
-        default=DEFAULTS.state_table,
-        help="the DynamoDB state table (NOTIFIER_STATE_TABLE; default %(default)s, '' for none)",
+        help="the DynamoDB state table (default: NOTIFIER_STATE_TABLE, else notifier-state;"
+        " '' for none)",
     )
 
     serve = commands.add_parser("serve", help="poll the queue and invoke the handler (SQS trigger)")
@@ -133,12 +146,19 @@ def _provision(args: argparse.Namespace) -> int:
             dead_letter_queue_name=args.dead_letter_queue_name,
             topic_name=args.topic_name,
             feedback_topic_name=args.feedback_topic_name.strip(),
+            configuration_set=args.configuration_set.strip(),
+            status_topic_name=args.status_topic_name.strip(),
             visibility_timeout=args.visibility_timeout,
             max_receive_count=args.max_receive_count,
             sender_domains=tuple(args.sender_domains or DEFAULTS.sender_domains),
             bucket=args.bucket,
             sample_attachment=args.sample_attachment,
-            state_table=args.state_table.strip(),
+            # Read now, not at import: NOTIFIER_STATE_TABLE as this command sees it.
+            state_table=(
+                args.state_table.strip()
+                if args.state_table is not None
+                else ProvisionConfig().state_table
+            ),
         )
     except ValueError as exc:
         raise CommandError(f"invalid option: {exc}") from None

@@ -1,8 +1,10 @@
 """`python -m devtools provision`: what the notifier talks to, wherever AWS_ENDPOINT_URL points.
 
 The local stand-in for the stack's entry points: the email queue and its dead-letter queue,
-the email topic feeding the queue (filter `channel = email`), the SES sender domains, the
-attachments bucket and the DynamoDB state table (TTL on `ttl`). Idempotent: each resource is
+the email topic feeding the queue (filter `channel = email`), the feedback topic (SES events,
+also fed to the queue) and an SES configuration set publishing every event type to it, the
+status topic (callbacks), the SES sender domains, the attachments bucket and the DynamoDB
+state table (TTL on `ttl`). Idempotent: each resource is
 read first and only created or corrected when it differs, so a second run changes nothing. The
 one function, `provision()`, serves the CLI, the compose init and the tests.
 
@@ -14,7 +16,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import TYPE_CHECKING, Any
+import os
+from typing import TYPE_CHECKING, Any, cast
 
 import attrs
 import botocore.session
@@ -27,11 +30,25 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_ses import SESClient
+    from mypy_boto3_ses.literals import EventTypeType
+    from mypy_boto3_ses.type_defs import EventDestinationTypeDef
     from mypy_boto3_sns import SNSClient
     from mypy_boto3_sqs import SQSClient
     from mypy_boto3_sqs.literals import QueueAttributeNameType
 
 SAMPLE_ATTACHMENT_KEY = "invoices/12345.pdf"
+# Every event type an SES v1 configuration set can publish. The handler also understands
+# DeliveryDelay and Subscription, which only SES v2 configuration sets publish.
+EVENT_TYPES: tuple[EventTypeType, ...] = (
+    "send",
+    "reject",
+    "bounce",
+    "complaint",
+    "delivery",
+    "open",
+    "click",
+    "renderingFailure",
+)
 FILTER_POLICY = {"channel": ["email"]}
 QUEUE_RETENTION_SECONDS = 345_600  # 4 days, as in template.yaml
 DEAD_LETTER_RETENTION_SECONDS = 1_209_600  # 14 days, the maximum, as in template.yaml
@@ -52,6 +69,11 @@ class ProvisionConfig:
     # Where SES feedback is published (point the identities' notifications here); subscribed
     # to the queue without a filter, since SES sets no message attributes. "" provisions none.
     feedback_topic_name: str = "notifier-feedback"
+    # Sends through it publish every SES event to the feedback topic (NOTIFIER_SES_
+    # CONFIGURATION_SET); "" makes none. Needs a feedback topic.
+    configuration_set: str = "notifier-events"
+    # Status callbacks (NOTIFIER_STATUS_TOPIC_ARN); "" makes none.
+    status_topic_name: str = "notifier-status"
     # 180 s for parity with AWS; local runs and tests lower it so retries come back quickly.
     visibility_timeout: int = attrs.field(
         default=180, validator=attrs.validators.in_(range(43_201))
@@ -60,7 +82,11 @@ class ProvisionConfig:
     sender_domains: tuple[str, ...] = ("acubeapi.com",)
     bucket: str = "acube-invoices"
     sample_attachment: bool = False
-    state_table: str = "notifier-state"  # NOTIFIER_STATE_TABLE; "" provisions no table
+    # NOTIFIER_STATE_TABLE when set, so that provision makes the table the handler reads;
+    # "" provisions no table.
+    state_table: str = attrs.field(
+        factory=lambda: os.environ.get("NOTIFIER_STATE_TABLE", "").strip() or "notifier-state"
+    )
 
 
 @attrs.frozen(kw_only=True)
@@ -95,6 +121,8 @@ class Provisioned:
     topic_arn: str
     subscription_arn: str
     feedback_topic_arn: str  # "" when none was asked for
+    configuration_set: str  # "" when none was asked for
+    status_topic_arn: str  # "" when none was asked for
     sender_domains: tuple[tuple[str, str], ...]  # (domain, SES verification status)
     bucket: str
     sample_attachment: str | None
@@ -119,6 +147,8 @@ class Provisioned:
             f"topic         {self.topic_arn}",
             f"subscription  {self.subscription_arn} (queue, filter {json.dumps(FILTER_POLICY)})",
             f"feedback      {self.feedback_topic_arn or '(none)'} (SES notifications -> queue)",
+            f"config set    {self.configuration_set or '(none)'} (every SES event -> feedback)",
+            f"status topic  {self.status_topic_arn or '(none)'} (status callbacks)",
             f"ses domains   {domains or '(none)'}",
             f"bucket        s3://{self.bucket}",
             f"sample        {self.sample_attachment or '(not uploaded)'}",
@@ -171,6 +201,10 @@ class _Provisioner:
         subscription_arn = self._subscription(topic_arn, queue_arn, FILTER_POLICY)
         if feedback_arn:
             self._subscription(feedback_arn, queue_arn, None)
+        configuration_set = ""
+        if config.configuration_set and feedback_arn:
+            configuration_set = self._configuration_set(config.configuration_set, feedback_arn)
+        status_arn = self._topic(config.status_topic_name) if config.status_topic_name else ""
         domains = self._sender_domains(config.sender_domains)
         self._bucket(config.bucket)
         sample = self._sample(config.bucket) if config.sample_attachment else None
@@ -184,6 +218,8 @@ class _Provisioner:
             topic_arn=topic_arn,
             subscription_arn=subscription_arn,
             feedback_topic_arn=feedback_arn,
+            configuration_set=configuration_set,
+            status_topic_arn=status_arn,
             sender_domains=domains,
             bucket=config.bucket,
             sample_attachment=sample,
@@ -259,6 +295,44 @@ class _Provisioner:
             Attributes=wanted,
             ReturnSubscriptionArn=True,
         )["SubscriptionArn"]
+
+    def _configuration_set(self, name: str, topic_arn: str) -> str:
+        """The configuration set, with one SNS event destination for every event type."""
+        ses = self._aws.ses
+        try:
+            described = ses.describe_configuration_set(
+                ConfigurationSetName=name, ConfigurationSetAttributeNames=["eventDestinations"]
+            )
+        except ses.exceptions.ConfigurationSetDoesNotExistException:
+            ses.create_configuration_set(ConfigurationSet={"Name": name})
+            self._changes.append(f"created SES configuration set {name}")
+            described = cast("Any", {"EventDestinations": []})
+        # Named after the set: LocalStack wants destination names unique across all sets
+        # (AWS, only within one), and SES names are at most 64 characters.
+        destination = f"{name[:55]}-feedback"
+        wanted: EventDestinationTypeDef = {
+            "Name": destination,
+            "Enabled": True,
+            "MatchingEventTypes": list(EVENT_TYPES),
+            "SNSDestination": {"TopicARN": topic_arn},
+        }
+        have = {d["Name"]: d for d in described.get("EventDestinations", [])}
+        current = have.get(destination)
+        if current is None:
+            ses.create_configuration_set_event_destination(
+                ConfigurationSetName=name, EventDestination=wanted
+            )
+            self._changes.append(f"publishing SES events of {name} to {topic_arn}")
+        elif (
+            current.get("SNSDestination", {}).get("TopicARN") != topic_arn
+            or sorted(current.get("MatchingEventTypes", [])) != sorted(EVENT_TYPES)
+            or not current.get("Enabled", False)
+        ):
+            ses.update_configuration_set_event_destination(
+                ConfigurationSetName=name, EventDestination=wanted
+            )
+            self._changes.append(f"corrected the SES event destination of {name}")
+        return name
 
     def _sender_domains(self, domains: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
         if not domains:

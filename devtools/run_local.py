@@ -118,8 +118,12 @@ def _serve(endpoints: Endpoints, *, once: bool) -> int:
     )
     sqs = client(session, "sqs", retries=3, read_timeout=WAIT_SECONDS + 10)
     queue = SqsQueue.connect(sqs, url=stack.queue_url)
-    # The handler trusts SES notifications only from the feedback topic just provisioned.
+    # The handler trusts SES notifications only from the feedback topic just provisioned; its
+    # sends go through the configuration set that publishes SES events there, and each status
+    # change is published to the status topic.
     os.environ.setdefault("NOTIFIER_FEEDBACK_TOPIC_ARNS", stack.feedback_topic_arn)
+    os.environ.setdefault("NOTIFIER_SES_CONFIGURATION_SET", stack.configuration_set)
+    os.environ.setdefault("NOTIFIER_STATUS_TOPIC_ARN", stack.status_topic_arn)
     say(
         f"provisioned queue {resource_name(queue.url)} (visibility timeout"
         f" {stack.visibility_timeout} s, dead letters after {stack.max_receive_count} receives),"
@@ -186,7 +190,11 @@ def _serving(endpoints: Endpoints, *, queue: str, topic: str) -> str:
             " AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test",
             f"    {python} -m devtools send --via sqs --to you@example.com --subject Bonjour"
             " --text 'Hello' --attach invoices/12345.pdf",
-            "  (--via sns publishes to the topic); Ctrl-C to stop",
+            "  (--via sns publishes to the topic); what became of an email (SES message id):",
+            f"    AWS_ENDPOINT_URL_DYNAMODB={endpoints.dynamodb}"
+            f" NOTIFIER_STATE_TABLE={os.environ.get('NOTIFIER_STATE_TABLE', '')}"
+            f" {python} -m notifier status MESSAGE_ID",
+            "  Ctrl-C to stop",
         ]
     )
 

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import email.policy
 import itertools
-from collections.abc import Collection
+import math
+import time
+from collections.abc import Callable, Collection, Sequence
 from email.message import EmailMessage
 from email.parser import BytesParser
 
 import attrs
 
-from notifier.domain.errors import AttachmentUnavailable, NotifierError
+from notifier.domain.errors import AttachmentUnavailable, NotifierError, TransientError
 from notifier.domain.ports import Unit
 from notifier.domain.state import (
     IdempotencyRecord,
@@ -18,6 +20,7 @@ from notifier.domain.state import (
     Suppression,
     SuppressionReason,
 )
+from notifier.domain.status import EmailStatus, StatusChange
 
 
 @attrs.frozen
@@ -148,6 +151,7 @@ class FakeSuppressionList:
     def __init__(self, *addresses: str) -> None:
         self.entries_by_address: dict[str, Suppression] = {}
         self.bounces: dict[str, list[float]] = {}
+        self.bounce_ids: dict[str, set[str]] = {}
         for address in addresses:
             self.add(Suppression(address=address, reason=SuppressionReason.BOUNCE))
 
@@ -167,9 +171,84 @@ class FakeSuppressionList:
     def entries(self) -> list[Suppression]:
         return sorted(self.entries_by_address.values(), key=lambda e: e.address)
 
-    def count_transient_bounce(self, address: str, *, at: float, window_seconds: float) -> int:
-        # The window includes its start: a bounce exactly `window_seconds` old still counts.
+    def count_transient_bounce(
+        self, address: str, *, bounce_id: str, at: float, window_seconds: float
+    ) -> int:
+        # The window includes its start: a bounce exactly `window_seconds` old still counts;
+        # a bounce id already counted is not counted again.
         lower = address.lower()
-        kept = [t for t in [*self.bounces.get(lower, []), at] if t >= at - window_seconds]
+        known = self.bounces.get(lower, [])
+        if bounce_id in self.bounce_ids.get(lower, set()):
+            return sum(1 for t in known if t >= at - window_seconds)
+        self.bounce_ids.setdefault(lower, set()).add(bounce_id)
+        kept = [t for t in [*known, at] if t >= at - window_seconds]
         self.bounces[lower] = kept
         return len(kept)
+
+
+class FakeStatusStore:
+    """Status records in memory, with the DynamoDB adapter's semantics: a write succeeds only
+    over the version just before it (over nothing, or an expired record, for version 1); a
+    record, a key's link and a refused record expire at their `expires_at` rounded up to the
+    whole second (the adapter's `ttl`), read on `clock`. Queued `errors` are raised by the
+    next writes, first first."""
+
+    def __init__(self, *, clock: Callable[[], float] = time.time) -> None:
+        self.records: dict[str, EmailStatus] = {}  # by SES message id, expired ones included
+        self.keys: dict[str, tuple[str | EmailStatus, float]] = {}  # key -> (id or record, expiry)
+        self.writes: list[EmailStatus] = []  # every write that succeeded, in order
+        self.errors: list[NotifierError] = []
+        self.clock = clock
+
+    def read(self, ses_message_id: str) -> EmailStatus | None:
+        record = self.records.get(ses_message_id)
+        return record if record is not None and self._live(record.expires_at) else None
+
+    def write(self, record: EmailStatus) -> bool:
+        if self.errors:
+            raise self.errors.pop(0)
+        stored = self.records.get(record.ses_message_id)
+        if record.version == 1:
+            free = stored is None or not self._live(stored.expires_at)
+        else:
+            free = stored is not None and stored.version == record.version - 1
+        if not free:
+            return False
+        self.records[record.ses_message_id] = record
+        self.writes.append(record)
+        return True
+
+    def link(self, idempotency_key: str, ses_message_id: str, *, expires_at: float) -> None:
+        self.keys[idempotency_key] = (ses_message_id, expires_at)
+
+    def keep_refused(self, record: EmailStatus) -> None:
+        self.keys[record.idempotency_key] = (record, record.expires_at)
+
+    def find(self, idempotency_key: str) -> EmailStatus | None:
+        entry = self.keys.get(idempotency_key)
+        if entry is None or not self._live(entry[1]):
+            return None
+        target = entry[0]
+        return self.read(target) if isinstance(target, str) else target
+
+    def _live(self, expires_at: float) -> bool:
+        return math.ceil(expires_at) > self.clock()
+
+
+class FakeStatusCallbacks:
+    """Keeps every published (record, change); raises the queued errors first, one per call
+    (a `TransientError`, as the SNS adapter raises when a callback could not be published)."""
+
+    def __init__(self, *errors: TransientError) -> None:
+        self.published: list[tuple[EmailStatus, StatusChange]] = []
+        self.errors = list(errors)
+
+    def publish(self, record: EmailStatus, changes: Sequence[StatusChange]) -> None:
+        if self.errors:
+            raise self.errors.pop(0)
+        self.published.extend((record, change) for change in changes)
+
+    @property
+    def statuses(self) -> list[str]:
+        """The status of each published change, in order."""
+        return [change.status for _record, change in self.published]

@@ -13,28 +13,44 @@ import attrs
 
 from notifier.domain.ports import SuppressionList
 from notifier.domain.state import Suppression, SuppressionReason
+from notifier.domain.status import Engagement, Observation, Status, StatusChange
+from notifier.domain.tracking import Tracker
 
 TRANSIENT_BOUNCE_WINDOW_SECONDS = 7 * 24 * 3600
 
 
 class FeedbackKind(enum.Enum):
+    """Every SES event type, by the name SES gives it."""
+
+    SEND = "Send"
+    REJECT = "Reject"
     BOUNCE = "Bounce"
     COMPLAINT = "Complaint"
     DELIVERY = "Delivery"
-    OTHER = "Other"  # Send, Reject, Open, Click, DeliveryDelay...: logged, nothing to do
+    DELIVERY_DELAY = "DeliveryDelay"
+    OPEN = "Open"
+    CLICK = "Click"
+    RENDERING_FAILURE = "Rendering Failure"
+    SUBSCRIPTION = "Subscription"
+    OTHER = "Other"  # a type SES may add later: logged, nothing else
 
 
 @attrs.frozen(kw_only=True)
 class Feedback:
-    """One SES notification about one sent message, possibly for several recipients."""
+    """One SES event about one sent message, possibly for several recipients."""
 
     kind: FeedbackKind
     ses_message_id: str
-    recipients: tuple[str, ...]  # lower-case addresses
-    feedback_type: str = ""  # bounceType, or complaintFeedbackType
-    feedback_sub_type: str = ""  # bounceSubType
+    recipients: tuple[str, ...]  # lower-case addresses the event is about
+    destination: tuple[str, ...] = ()  # lower-case: every recipient of the message (mail)
+    feedback_type: str = ""  # bounceType, complaintFeedbackType, delayType
+    feedback_sub_type: str = ""  # bounceSubType, complaintSubType
     feedback_id: str = ""
-    timestamp: str = ""
+    timestamp: str = ""  # the event's own, else the message's
+    detail: str = ""  # a reject reason, a rendering error
+    sender: str = ""  # the bare source address
+    tenant: str = ""  # the message's `tenant` tag (event publishing carries the tags)
+    unsubscribed: bool = False  # a Subscription event opting out of everything
 
     @property
     def permanent_bounce(self) -> bool:
@@ -43,10 +59,73 @@ class Feedback:
 
 @attrs.frozen(kw_only=True)
 class FeedbackRecorded:
-    """What a notification changed: the addresses now suppressed."""
+    """What a notification changed: the addresses now suppressed, the status changes."""
 
     feedback: Feedback
     suppressed: tuple[str, ...] = ()
+    changes: tuple[StatusChange, ...] = ()
+
+
+@attrs.frozen
+class SetupNotice:
+    """What SES publishes to a feedback topic when it is attached (`topic-validated`,
+    `subscription-succeeded`): acknowledged and logged, nothing to do."""
+
+    name: str
+    topic: str
+
+
+def observation(feedback: Feedback) -> Observation | None:
+    """What an SES event says of its message's status; None for an unknown event type.
+
+    Any event but a Reject or a Rendering Failure implies SES accepted the message, so the
+    message's destinations are `sent` at least: an event arriving before notifier's own send
+    record leaves the record it will have anyway."""
+    kind, at = feedback.kind, feedback.timestamp
+    if kind is FeedbackKind.OTHER:
+        return None
+    base = Observation(
+        ses_message_id=feedback.ses_message_id,
+        sender=feedback.sender,
+        tenant=feedback.tenant,
+        at=at,
+    )
+    if kind is FeedbackKind.REJECT:
+        return attrs.evolve(base, message_status=Status.REJECTED, message_detail=feedback.detail)
+    if kind is FeedbackKind.RENDERING_FAILURE:
+        return attrs.evolve(
+            base, message_status=Status.RENDERING_FAILED, message_detail=feedback.detail
+        )
+    sent = Observation.of(feedback.ses_message_id, feedback.destination, Status.SENT, at=at)
+    status = _RECIPIENT_STATUS.get(kind)
+    detail = ".".join(filter(None, (feedback.feedback_type, feedback.feedback_sub_type)))
+    about = (
+        Observation.of(feedback.ses_message_id, feedback.recipients, status, at=at, detail=detail)
+        if status is not None
+        else sent
+    )
+    engagement = _ENGAGEMENT.get(kind)
+    if kind is FeedbackKind.SUBSCRIPTION and not feedback.unsubscribed:
+        engagement = None
+    return attrs.evolve(
+        base,
+        recipients={**sent.recipients, **about.recipients},
+        engagement={engagement: at} if engagement is not None else {},
+    )
+
+
+_RECIPIENT_STATUS = {
+    FeedbackKind.SEND: Status.SENT,
+    FeedbackKind.DELIVERY: Status.DELIVERED,
+    FeedbackKind.DELIVERY_DELAY: Status.DELAYED,
+    FeedbackKind.BOUNCE: Status.BOUNCED,
+    FeedbackKind.COMPLAINT: Status.COMPLAINED,
+}
+_ENGAGEMENT = {
+    FeedbackKind.OPEN: Engagement.OPENED,
+    FeedbackKind.CLICK: Engagement.CLICKED,
+    FeedbackKind.SUBSCRIPTION: Engagement.UNSUBSCRIBED,
+}
 
 
 def record_feedback(
@@ -69,7 +148,10 @@ def record_feedback(
             reason = SuppressionReason.BOUNCE
         elif (
             suppression.count_transient_bounce(
-                address, at=now, window_seconds=TRANSIENT_BOUNCE_WINDOW_SECONDS
+                address,
+                bounce_id=feedback.feedback_id or f"{feedback.ses_message_id}#{feedback.timestamp}",
+                at=now,
+                window_seconds=TRANSIENT_BOUNCE_WINDOW_SECONDS,
             )
             >= transient_bounce_limit
         ):
@@ -93,17 +175,23 @@ def record_feedback(
 
 @attrs.frozen(kw_only=True)
 class FeedbackService:
-    """The use case: record one SES notification."""
+    """The use case: record one SES event (suppression first: it is idempotent on its own,
+    so a status update that fails and is retried never counts a bounce twice)."""
 
     suppression: SuppressionList
+    tracking: Tracker
     transient_bounce_limit: int
     clock: Callable[[], datetime]
 
     def record(self, feedback: Feedback) -> FeedbackRecorded:
-        """Apply the notification to the suppression list."""
-        return record_feedback(
+        """Apply the event to the suppression list, then to the message's status record."""
+        recorded = record_feedback(
             feedback,
             suppression=self.suppression,
             transient_bounce_limit=self.transient_bounce_limit,
             now=self.clock().timestamp(),
         )
+        seen = observation(feedback)
+        if seen is None or not feedback.ses_message_id:
+            return recorded
+        return attrs.evolve(recorded, changes=tuple(self.tracking.observe(seen)))

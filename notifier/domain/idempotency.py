@@ -37,8 +37,19 @@ def payload_hash(request: MessageRequest) -> str:
 
 def idempotency_key(request: MessageRequest, *, sender: str, content_hash: str) -> str:
     """The producer's key, or the content hash; scoped by sender so teams cannot collide."""
-    own = request.idempotency_key
+    return scoped_key(sender, request.idempotency_key, content_hash=content_hash)
+
+
+def scoped_key(sender: str, own: str | None, *, content_hash: str = "") -> str:
+    """`<sender>#key:<own>`, or `<sender>#sha256:<content_hash>` without a key of its own."""
     return f"{sender.lower()}#{'key:' + own if own is not None else 'sha256:' + content_hash}"
+
+
+def producer_key(scoped: str) -> str | None:
+    """The producer's own key inside a scoped key; None when the key is a content hash.
+    (The first `#key:` is the separator: a sender address has no `:`.)"""
+    _sender, separator, own = scoped.partition("#key:")
+    return own if separator else None
 
 
 def send_once(

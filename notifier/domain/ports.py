@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from typing import Protocol
 
 from notifier.domain.model import Mailbox
 from notifier.domain.state import IdempotencyRecord, Suppression
+from notifier.domain.status import EmailStatus, StatusChange
 
 
 class AddressParser(Protocol):
@@ -106,6 +107,45 @@ class SuppressionList(Protocol):
         """Every suppressed address, sorted by address."""
         ...
 
-    def count_transient_bounce(self, address: str, *, at: float, window_seconds: float) -> int:
-        """Record one transient bounce at `at`; return how many fell within the window."""
+    def count_transient_bounce(
+        self, address: str, *, bounce_id: str, at: float, window_seconds: float
+    ) -> int:
+        """Record one transient bounce at `at`, once per `bounce_id` (SES's feedbackId: a
+        redelivered notification is not counted again); return how many fell within the
+        window."""
+        ...
+
+
+class StatusStore(Protocol):
+    """Status records (README "Statuses"), written with optimistic concurrency on `version`."""
+
+    def read(self, ses_message_id: str) -> EmailStatus | None:
+        """The live record of that SES message id, or None (never written, or expired)."""
+        ...
+
+    def write(self, record: EmailStatus) -> bool:
+        """Store `record` if the stored one is still at `record.version - 1` (none at all for
+        version 1); False when another writer got there first (read again and retry)."""
+        ...
+
+    def link(self, idempotency_key: str, ses_message_id: str, *, expires_at: float) -> None:
+        """Make the message's record findable by its sender-scoped idempotency key."""
+        ...
+
+    def keep_refused(self, record: EmailStatus) -> None:
+        """Keep the record of a message refused before SES (no SES message id), found by its
+        `idempotency_key` alone; it replaces what that key pointed at."""
+        ...
+
+    def find(self, idempotency_key: str) -> EmailStatus | None:
+        """The live record a sender-scoped idempotency key points at, or None."""
+        ...
+
+
+class StatusCallbacks(Protocol):
+    """Where status changes are published for producers (an SNS topic)."""
+
+    def publish(self, record: EmailStatus, changes: Sequence[StatusChange]) -> None:
+        """Publish each change of `record` (at least once); raise `TransientError` if any
+        could not be published."""
         ...

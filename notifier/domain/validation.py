@@ -50,6 +50,19 @@ class Validator:
         """The command for a valid request; raise `InvalidMessage` listing every problem."""
         return validate(request, policy=self.policy, addresses=self.addresses)
 
+    def key_of(self, request: MessageRequest) -> str | None:
+        """The sender-scoped idempotency key of a request, valid or not, when its sender is an
+        address and its own key (if any) is acceptable: what a refused message's status is
+        found by. None when there is no such key."""
+        problems = Problems()
+        sender = _mailbox(
+            problems, "sender", request.sender, self.addresses, allow_display_name=True
+        )
+        delivery.idempotency_key(problems, request.idempotency_key)
+        if sender is None or problems.errors:
+            return None
+        return idempotency_key(request, sender=sender.addr_spec, content_hash=payload_hash(request))
+
 
 def validate(request: MessageRequest, *, policy: Policy, addresses: AddressParser) -> SendEmail:
     """Return the command for a valid request; raise `InvalidMessage` listing every problem."""

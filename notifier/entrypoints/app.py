@@ -31,10 +31,12 @@ from notifier.domain.errors import (
     SendingPaused,
 )
 from notifier.domain.feedback import FeedbackService
-from notifier.domain.model import AlreadySent
+from notifier.domain.model import AlreadySent, EmailSent, MessageRequest, SendEmail
 from notifier.domain.ports import Metrics, Unit
 from notifier.domain.privacy import redact
 from notifier.domain.service import EmailService
+from notifier.domain.status import StatusChange
+from notifier.domain.tracking import TENANT_TAG, Tracker, refusal
 from notifier.domain.validation import Validator
 from notifier.entrypoints.context import DEFAULT_TIMEOUT_SECONDS, LambdaContext
 from notifier.entrypoints.reporting import Envelope, Outcome, report
@@ -90,6 +92,7 @@ class App:
         *,
         validator: Validator,
         service: EmailService,
+        tracking: Tracker,
         feedback: FeedbackService,
         feedback_topics: Collection[str] = (),
         metrics: Metrics,
@@ -98,6 +101,7 @@ class App:
     ) -> None:
         self._validator = validator
         self._service = service
+        self._tracking = tracking
         self._feedback = feedback
         self._feedback_topics = frozenset(feedback_topics)
         self._metrics = metrics
@@ -200,6 +204,8 @@ class App:
             try:
                 if inbound.feedback is not None:
                     return done(recorded=self._feedback.record(inbound.feedback))
+                if inbound.notice is not None:
+                    return done(notice=inbound.notice)
                 if request is None:
                     return done(error=inbound.error)
                 if paused.is_set():
@@ -207,15 +213,54 @@ class App:
                         error=SendingPaused("not attempted: SES sending is paused", code="Paused")
                     )
                 command = self._validator.command(request)
-                return done(sent=self._service.send(command, deadline=deadline))
+                sent = self._service.send(command, deadline=deadline)
+                return done(sent=sent, changes=self._sent(command, sent))
             except SendingPaused as exc:
                 paused.set()
                 return done(error=exc)
             except NotifierError as exc:
-                return done(error=exc)
+                return done(error=exc, changes=self._refused(request, exc))
             except Exception as exc:  # a bug must fail one record, not the whole batch
                 log.exception("record.unexpected_error", error_type=type(exc).__name__)
                 return done(error=exc)
+
+    def _sent(self, command: SendEmail, sent: EmailSent | AlreadySent) -> tuple[StatusChange, ...]:
+        """The status record of what SES accepted. The email is out whatever happens here:
+        a failure is logged and counted, never a retry that would send it again (SES's own
+        Send event, where a configuration set publishes events, writes the record anyway)."""
+        if not isinstance(sent, EmailSent):
+            return ()
+        try:
+            return tuple(self._tracking.sent(command, sent))
+        except Exception as exc:  # noqa: BLE001 - see the docstring
+            self._metrics.add("StatusUnrecorded", 1, Unit.COUNT)
+            log.error("status.unrecorded", ses_message_id=sent.ses_message_id, error=_why(exc))
+            return ()
+
+    def _refused(
+        self, request: MessageRequest | None, error: NotifierError
+    ) -> tuple[StatusChange, ...]:
+        """The `failed` or `suppressed` record of a message refused for good, when its sender
+        and idempotency key are known (best effort: the response already says what failed)."""
+        refused = refusal(error)
+        key = self._validator.key_of(request) if request is not None else None
+        if refused is None or key is None or request is None:
+            return ()
+        status, detail, recipients = refused
+        try:
+            change = self._tracking.refused(
+                idempotency_key=key,
+                sender=key.partition("#")[0],
+                tenant=request.tags.get(TENANT_TAG, ""),
+                status=status,
+                detail=detail,
+                recipients=recipients,
+            )
+        except Exception as exc:  # noqa: BLE001 - see the docstring
+            self._metrics.add("StatusUnrecorded", 1, Unit.COUNT)
+            log.error("status.unrecorded", error=_why(exc))
+            return ()
+        return (change,) if change is not None else ()
 
     def _deadline(self, context: LambdaContext | None) -> float:
         remaining = (
@@ -249,3 +294,7 @@ def _direct_response(outcome: Outcome) -> DirectResponse:
     else:
         items = [ErrorItem(field=None, message="internal error; see the logs for this request")]
     return DirectResponse(statusCode=status_code(error), errors=items)
+
+
+def _why(error: BaseException) -> str:
+    return redact(str(error)) if isinstance(error, NotifierError) else type(error).__name__

@@ -15,10 +15,12 @@ import botocore.session
 from notifier.adapters.addresses import EmailValidatorAddresses
 from notifier.adapters.outbound.aws import RegionNotSet, aws_session, client
 from notifier.adapters.outbound.dynamodb import DynamoDbIdempotencyStore, DynamoDbSuppressionList
+from notifier.adapters.outbound.dynamodb.status import DynamoDbStatusStore
 from notifier.adapters.outbound.metrics import CloudWatchApiMetrics, EmfMetrics, NullMetrics
 from notifier.adapters.outbound.null_state import NullIdempotencyStore, NullSuppressionList
 from notifier.adapters.outbound.s3 import S3AttachmentStore
 from notifier.adapters.outbound.ses import SesMailer
+from notifier.adapters.outbound.sns import NullStatusCallbacks, SnsStatusCallbacks
 from notifier.domain.budget import ByteBudget
 from notifier.domain.feedback import FeedbackService
 from notifier.domain.policy import Policy
@@ -28,9 +30,12 @@ from notifier.domain.ports import (
     IdempotencyStore,
     Mailer,
     Metrics,
+    StatusCallbacks,
+    StatusStore,
     SuppressionList,
 )
 from notifier.domain.service import EmailService, utc_now
+from notifier.domain.tracking import NullTracker, StatusService, Tracker
 from notifier.domain.validation import Validator
 from notifier.entrypoints.app import App
 from notifier.entrypoints.logs import configure_logging
@@ -46,6 +51,8 @@ def bootstrap(
     addresses: AddressParser | None = None,
     idempotency: IdempotencyStore | None = None,
     suppression: SuppressionList | None = None,
+    statuses: StatusStore | None = None,
+    callbacks: StatusCallbacks | None = None,
     clock: Callable[[], datetime] = utc_now,
     configure_logs: bool = True,
 ) -> App:
@@ -68,13 +75,31 @@ def bootstrap(
         metrics = _metrics(settings, session)
     if addresses is None:
         addresses = EmailValidatorAddresses()
-    if settings.state_table and (idempotency is None or suppression is None):
-        dynamodb = client(session(), "dynamodb", retries=3, pool=pool)
-        idempotency = idempotency or DynamoDbIdempotencyStore(dynamodb, settings.state_table)
-        suppression = suppression or DynamoDbSuppressionList(dynamodb, settings.state_table)
+    table = settings.state_table
+    dynamodb = functools.cache(lambda: client(session(), "dynamodb", retries=3, pool=pool))
+    if table:
+        idempotency = idempotency or DynamoDbIdempotencyStore(dynamodb(), table)
+        suppression = suppression or DynamoDbSuppressionList(dynamodb(), table)
+        statuses = statuses or DynamoDbStatusStore(dynamodb(), table)
+    if callbacks is None and settings.status_topic_arn:
+        topic = settings.status_topic_arn
+        # Created on first use: only a status change publishes.
+        callbacks = SnsStatusCallbacks(
+            lambda: client(session(), "sns", retries=3, pool=pool), topic
+        )
     # No state table: null objects, so that nothing downstream branches on a missing store.
     idempotency = idempotency or NullIdempotencyStore()
     suppression = suppression or NullSuppressionList()
+    tracking: Tracker = (
+        StatusService(
+            store=statuses,
+            callbacks=callbacks or NullStatusCallbacks(),
+            retention_seconds=settings.status_retention_days * 24 * 3600,
+            clock=clock,
+        )
+        if statuses is not None
+        else NullTracker()
+    )
     policy = Policy(
         max_recipients=settings.max_recipients,
         max_message_bytes=settings.max_message_bytes,
@@ -93,12 +118,14 @@ def bootstrap(
     )
     feedback = FeedbackService(
         suppression=suppression,
+        tracking=tracking,
         transient_bounce_limit=settings.transient_bounce_limit,
         clock=clock,
     )
     return App(
         validator=Validator(policy, addresses),
         service=service,
+        tracking=tracking,
         feedback=feedback,
         feedback_topics=settings.feedback_topic_arns,
         metrics=metrics,

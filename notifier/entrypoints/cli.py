@@ -3,6 +3,8 @@
 - `invoke --event FILE`: call the Lambda handler in-process with that event, print the response.
 - `suppression list|add|remove`: the addresses never mailed, in the table NOTIFIER_STATE_TABLE
   names (for operators; `remove` erases an address on request).
+- `status MESSAGE_ID` or `status --key KEY --sender ADDRESS`: an email's status record, as
+  JSON (exit 1 when there is none).
 
 AWS clients go wherever AWS_ENDPOINT_URL points. The local tooling (`provision`, `serve`,
 `send`) is not part of the function: `python -m devtools`.
@@ -16,18 +18,24 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from notifier.adapters.addresses import EmailValidatorAddresses
 from notifier.adapters.outbound.aws import RegionNotSet, aws_session, client
 from notifier.adapters.outbound.dynamodb import DynamoDbSuppressionList
+from notifier.adapters.outbound.dynamodb.status import DynamoDbStatusStore
 from notifier.domain.errors import DependencyUnavailable
+from notifier.domain.idempotency import scoped_key
 from notifier.domain.state import Suppression, SuppressionReason
 from notifier.entrypoints.bootstrap import bootstrap
 from notifier.entrypoints.context import LocalContext
 from notifier.entrypoints.settings import Settings, SettingsError
+from notifier.entrypoints.status_view import status_document
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
 
 OK, FAILED, USAGE = 0, 1, 2
 
@@ -50,6 +58,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         except (OSError, ValueError) as exc:
             parser.error(f"cannot read event {args.event}: {exc}")
         return exit_status(lambda: invoke(event))
+    if args.command == "status":
+        if (args.message_id is None) == (args.key is None) or (args.key is None) != (
+            args.sender is None
+        ):
+            parser.error("give MESSAGE_ID, or --key KEY with --sender ADDRESS")
+        return exit_status(lambda: _status(args))
     return exit_status(lambda: _suppression(args))
 
 
@@ -97,6 +111,13 @@ def _parser() -> argparse.ArgumentParser:
         "remove", help="mail an address again and forget its bounces (exit 1 if not suppressed)"
     )
     remove.add_argument("address")
+
+    status = commands.add_parser(
+        "status", help="an email's status record as JSON, by SES message id or idempotency key"
+    )
+    status.add_argument("message_id", nargs="?", help="the SES message id")
+    status.add_argument("--key", help="the producer's idempotency_key (with --sender)")
+    status.add_argument("--sender", help="the sender address the key was sent with")
     return parser
 
 
@@ -107,14 +128,37 @@ def invoke(event: Any) -> int:
     return OK if _succeeded(response) else FAILED
 
 
-def _suppression(args: argparse.Namespace) -> int:
+def _state_table() -> tuple[DynamoDBClient, str]:
     table = Settings.from_env().state_table
     if not table:
         raise CommandError("NOTIFIER_STATE_TABLE is not set: name the state table")
     try:
-        dynamodb = client(aws_session(), "dynamodb", retries=3)
+        return client(aws_session(), "dynamodb", retries=3), table
     except RegionNotSet as exc:
         raise CommandError(str(exc)) from None
+
+
+def _status(args: argparse.Namespace) -> int:
+    dynamodb, table = _state_table()
+    statuses = DynamoDbStatusStore(dynamodb, table)
+    try:
+        if args.message_id is not None:
+            record = statuses.read(args.message_id)
+            what = f"SES message id {args.message_id}"
+        else:
+            sender = _valid_address(args.sender.strip())
+            record = statuses.find(scoped_key(sender, args.key))
+            what = f"idempotency key {args.key!r} from {sender}"
+    except DependencyUnavailable as exc:
+        raise CommandError(f"state table {table}: {exc}", FAILED) from None
+    if record is None:
+        raise CommandError(f"no status for {what} (unknown, or past its retention)", FAILED)
+    print(json.dumps(status_document(record), indent=2, ensure_ascii=False))
+    return OK
+
+
+def _suppression(args: argparse.Namespace) -> int:
+    dynamodb, table = _state_table()
     suppressions = DynamoDbSuppressionList(dynamodb, table)
     try:
         if args.action == "list":

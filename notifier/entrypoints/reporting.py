@@ -12,10 +12,11 @@ import attrs
 import structlog
 
 from notifier.domain.errors import AllRecipientsSuppressed, InvalidMessage, NotifierError
-from notifier.domain.feedback import FeedbackKind, FeedbackRecorded
+from notifier.domain.feedback import FeedbackKind, FeedbackRecorded, SetupNotice
 from notifier.domain.model import AlreadySent, EmailSent
 from notifier.domain.ports import Metrics, Unit
 from notifier.domain.privacy import mask_address, redact
+from notifier.domain.status import StatusChange
 
 log = structlog.get_logger("notifier")
 
@@ -43,7 +44,9 @@ class Outcome:
     envelope: Envelope | None = None  # None for a notification or an unparseable record
     sent: EmailSent | AlreadySent | None = None
     recorded: FeedbackRecorded | None = None
+    notice: SetupNotice | None = None
     error: BaseException | None = None
+    changes: tuple[StatusChange, ...] = ()  # of the message's status record
 
 
 def reason(error: BaseException) -> str:
@@ -60,6 +63,13 @@ def report(outcome: Outcome, metrics: Metrics) -> None:
         "message_id": outcome.record_id,
         "duration_ms": round(outcome.duration_ms, 1),
     }
+    for change in (*outcome.changes, *(outcome.recorded.changes if outcome.recorded else ())):
+        metrics.add("StatusChanges", 1, Unit.COUNT, reason=change.status)
+    if outcome.notice is not None:
+        log.info(
+            "ses.setup_notice", notice=outcome.notice.name, topic=outcome.notice.topic, **fields
+        )
+        return
     if outcome.recorded is not None:
         _feedback(outcome.recorded, metrics, fields)
         return

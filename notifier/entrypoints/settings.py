@@ -93,6 +93,10 @@ class Settings:
         "NOTIFIER_IDEMPOTENCY_TTL_SECONDS", 24 * 3600, _bounded_int(60, 30 * 24 * 3600)
     )
     feedback_topic_arns: tuple[str, ...] = _setting("NOTIFIER_FEEDBACK_TOPIC_ARNS", (), _csv)
+    status_topic_arn: str = _setting("NOTIFIER_STATUS_TOPIC_ARN", "", str.strip)
+    status_retention_days: int = _setting(
+        "NOTIFIER_STATUS_RETENTION_DAYS", 30, _bounded_int(1, 365)
+    )
     transient_bounce_limit: int = _setting(
         "NOTIFIER_TRANSIENT_BOUNCE_LIMIT", 3, _bounded_int(1, 100)
     )

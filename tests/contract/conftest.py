@@ -1,10 +1,11 @@
 """The state ports' contract: one suite, run against the fakes and the DynamoDB adapters.
 
-Every test takes `store` (an `IdempotencyStore`) or `suppressions` (a `SuppressionList`), or
-both, and runs twice: `[fake]` with the fakes of tests/fakes.py, in memory, and `[dynamodb]`
-with the real adapters on a fresh table of moto's server (marked `integration`). moto starts
-on the first `[dynamodb]` test, once per session, so `-m "not integration"` runs the fake half
-without it. The two halves must agree: the unit tests trust the fakes to behave as DynamoDB.
+Every test takes `store` (an `IdempotencyStore`), `suppressions` (a `SuppressionList`) or
+`statuses` (a `StatusStore`, reading the time on `clock`), or several, and runs twice:
+`[fake]` with the fakes of tests/fakes.py, in memory, and `[dynamodb]` with the real adapters
+on a fresh table of moto's server (marked `integration`). moto starts on the first
+`[dynamodb]` test, once per session, so `-m "not integration"` runs the fake half without it.
+The two halves must agree: the unit tests trust the fakes to behave as DynamoDB.
 """
 
 from __future__ import annotations
@@ -18,22 +19,36 @@ import boto3
 import pytest
 
 from notifier.adapters.outbound.dynamodb import DynamoDbIdempotencyStore, DynamoDbSuppressionList
-from notifier.domain.ports import IdempotencyStore, SuppressionList
-from tests.fakes import FakeIdempotencyStore, FakeSuppressionList
+from notifier.adapters.outbound.dynamodb.status import DynamoDbStatusStore
+from notifier.domain.ports import IdempotencyStore, StatusStore, SuppressionList
+from tests.fakes import FakeIdempotencyStore, FakeStatusStore, FakeSuppressionList
 from tests.support.moto import MotoServer, start_moto
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 REGION = "us-east-1"
+START = 1_764_320_000.25  # epoch seconds with a fraction: rounding to whole seconds shows
+
+
+@attrs.define
+class Clock:
+    """The time a store reads (`StatusStore` checks expiry in code); tests move it."""
+
+    now: float = START
+
+    def __call__(self) -> float:
+        return self.now
 
 
 @attrs.frozen
 class State:
-    """The two state ports over one store, as bootstrap wires them (one table)."""
+    """The state ports over one store, as bootstrap wires them (one table), and their clock."""
 
     idempotency: IdempotencyStore
     suppression: SuppressionList
+    statuses: StatusStore
+    clock: Clock
 
 
 @pytest.fixture(scope="session")
@@ -72,13 +87,21 @@ def _fresh_table(client: DynamoDBClient) -> str:
 @pytest.fixture(params=["fake", pytest.param("dynamodb", marks=pytest.mark.integration)])
 def state(request: pytest.FixtureRequest) -> State:
     """The ports of one implementation, empty."""
+    clock = Clock()
     if request.param == "fake":
-        return State(idempotency=FakeIdempotencyStore(), suppression=FakeSuppressionList())
+        return State(
+            idempotency=FakeIdempotencyStore(),
+            suppression=FakeSuppressionList(),
+            statuses=FakeStatusStore(clock=clock),
+            clock=clock,
+        )
     client: DynamoDBClient = request.getfixturevalue("dynamodb")
     table = _fresh_table(client)
     return State(
         idempotency=DynamoDbIdempotencyStore(client, table),
         suppression=DynamoDbSuppressionList(client, table),
+        statuses=DynamoDbStatusStore(client, table, clock=clock),
+        clock=clock,
     )
 
 
@@ -90,3 +113,13 @@ def store(state: State) -> IdempotencyStore:
 @pytest.fixture
 def suppressions(state: State) -> SuppressionList:
     return state.suppression
+
+
+@pytest.fixture
+def statuses(state: State) -> StatusStore:
+    return state.statuses
+
+
+@pytest.fixture
+def clock(state: State) -> Clock:
+    return state.clock

@@ -7,6 +7,8 @@ is about to change.
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Callable
 from typing import Any
 
 import attrs
@@ -113,7 +115,9 @@ def test_entries_are_every_suppression_sorted_by_address_as_written(
         ),
         now=NOW,
     )
-    suppressions.count_transient_bounce("soft@example.com", at=NOW, window_seconds=WEEK)
+    suppressions.count_transient_bounce(
+        "soft@example.com", bounce_id=f"b{NOW}", at=NOW, window_seconds=WEEK
+    )
     complaint = Suppression(
         address="bob@example.com", reason=SuppressionReason.COMPLAINT, feedback_type="abuse"
     )
@@ -139,8 +143,12 @@ def test_remove_forgets_the_address_and_its_bounces(suppressions: SuppressionLis
     """GIVEN a suppressed address with transient bounces WHEN removed (in another case) THEN it
     is True, the address is no longer suppressed nor listed, and its bounce count starts
     again."""
-    suppressions.count_transient_bounce("gone@example.com", at=NOW, window_seconds=WEEK)
-    suppressions.count_transient_bounce("gone@example.com", at=NOW + 1, window_seconds=WEEK)
+    suppressions.count_transient_bounce(
+        "gone@example.com", bounce_id=f"b{NOW}", at=NOW, window_seconds=WEEK
+    )
+    suppressions.count_transient_bounce(
+        "gone@example.com", bounce_id=f"b{NOW + 1}", at=NOW + 1, window_seconds=WEEK
+    )
     suppressions.add(bounce("gone@example.com"))
     suppressions.add(bounce("kept@example.com"))
 
@@ -149,7 +157,9 @@ def test_remove_forgets_the_address_and_its_bounces(suppressions: SuppressionLis
     assert suppressions.suppressed(["gone@example.com", "kept@example.com"]) == {"kept@example.com"}
     assert suppressions.entries() == [bounce("kept@example.com")]
     assert (
-        suppressions.count_transient_bounce("gone@example.com", at=NOW + 2, window_seconds=WEEK)
+        suppressions.count_transient_bounce(
+            "gone@example.com", bounce_id=f"b{NOW + 2}", at=NOW + 2, window_seconds=WEEK
+        )
         == 1
     )
 
@@ -170,12 +180,16 @@ def test_remove_forgets_the_bounces_of_an_address_not_suppressed(
 ) -> None:
     """GIVEN an address with transient bounces but no suppression WHEN removed THEN it is False
     (nothing was suppressed), yet its bounces are forgotten (GDPR erasure)."""
-    suppressions.count_transient_bounce("soft@example.com", at=NOW, window_seconds=WEEK)
+    suppressions.count_transient_bounce(
+        "soft@example.com", bounce_id=f"b{NOW}", at=NOW, window_seconds=WEEK
+    )
 
     assert suppressions.remove("soft@example.com") is False
 
     assert (
-        suppressions.count_transient_bounce("soft@example.com", at=NOW + 1, window_seconds=WEEK)
+        suppressions.count_transient_bounce(
+            "soft@example.com", bounce_id=f"b{NOW + 1}", at=NOW + 1, window_seconds=WEEK
+        )
         == 1
     )
 
@@ -183,12 +197,30 @@ def test_remove_forgets_the_bounces_of_an_address_not_suppressed(
 # count_transient_bounce
 
 
+def each_a_new_bounce(suppressions: SuppressionList) -> Callable[..., int]:
+    """`count_transient_bounce` with a fresh bounce id on every call."""
+    ids = itertools.count(1)
+    return lambda address, **times: suppressions.count_transient_bounce(
+        address, bounce_id=f"bounce-{next(ids)}", **times
+    )
+
+
+def test_a_bounce_notified_twice_is_counted_once(suppressions: SuppressionList) -> None:
+    """GIVEN a transient bounce counted WHEN the same notification comes again (SNS and SQS
+    deliver at least once) THEN the count does not move; another bounce still counts."""
+    count = suppressions.count_transient_bounce
+
+    assert count("soft@example.com", bounce_id="fb-1", at=NOW, window_seconds=WEEK) == 1
+    assert count("soft@example.com", bounce_id="fb-1", at=NOW + 60, window_seconds=WEEK) == 1
+    assert count("Soft@example.com", bounce_id="fb-2", at=NOW + 120, window_seconds=WEEK) == 2
+
+
 def test_transient_bounces_are_counted_per_address_whatever_the_case(
     suppressions: SuppressionList,
 ) -> None:
     """GIVEN transient bounces for one address in several spellings WHEN each is recorded THEN
     the count is that address's alone, across spellings."""
-    count = suppressions.count_transient_bounce
+    count = each_a_new_bounce(suppressions)
 
     assert count("Soft@example.com", at=NOW, window_seconds=WEEK) == 1
     assert count("soft@example.com", at=NOW + DAY, window_seconds=WEEK) == 2
@@ -199,7 +231,7 @@ def test_transient_bounces_are_counted_per_address_whatever_the_case(
 def test_a_bounce_exactly_one_window_old_still_counts(suppressions: SuppressionList) -> None:
     """GIVEN a bounce at NOW WHEN another is recorded at exactly NOW + window THEN both count
     (the window includes its start); a moment later the first has left it."""
-    count = suppressions.count_transient_bounce
+    count = each_a_new_bounce(suppressions)
     count("soft@example.com", at=NOW, window_seconds=WEEK)
 
     assert count("soft@example.com", at=NOW + WEEK, window_seconds=WEEK) == 2
@@ -210,7 +242,7 @@ def test_bounces_older_than_the_window_are_dropped_for_good(suppressions: Suppre
     """GIVEN bounces over eight days WHEN each is recorded THEN the count is of those within the
     window before it; a bounce that has left the window does not come back with a later, wider
     window (it was forgotten, not just skipped)."""
-    count = suppressions.count_transient_bounce
+    count = each_a_new_bounce(suppressions)
     assert count("soft@example.com", at=NOW, window_seconds=WEEK) == 1
     assert count("soft@example.com", at=NOW + 2 * DAY, window_seconds=WEEK) == 2
     assert count("soft@example.com", at=NOW + 8 * DAY, window_seconds=WEEK) == 2  # NOW left

@@ -104,11 +104,13 @@ def ses_outbox(localstack: LocalStack) -> SesOutbox:
 def provision_stack(
     *,
     state_table: bool = False,
+    events: bool = False,
     visibility_timeout: int = VISIBILITY_TIMEOUT,
     max_receive_count: int = 3,
 ) -> Provisioned:
-    """A test's own queue, dead-letter queue, topics and, if asked, state table, plus the
-    shared SES domain, bucket and sample invoice."""
+    """A test's own queue, dead-letter queue, topics and, if asked, state table and SES
+    configuration set publishing events (with a status topic), plus the shared SES domain,
+    bucket and sample invoice."""
     name = f"e2e-{uuid.uuid4().hex[:12]}"
     return provision(
         aws_session(),
@@ -122,6 +124,8 @@ def provision_stack(
             bucket=BUCKET,
             sample_attachment=True,
             state_table=f"{name}-state" if state_table else "",
+            configuration_set=f"{name}-events" if events else "",
+            status_topic_name=f"{name}-status" if events else "",
         ),
     )
 

@@ -112,3 +112,71 @@ def test_the_provision_command_prints_what_it_provisioned(
     assert "bucket        s3://acube-invoices\n" in first
     assert f"changed       created queue {config.queue_name}\n" in first
     assert second.endswith("unchanged     everything was already in place\n")
+
+
+def test_the_provision_command_makes_the_state_table_the_handler_reads(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """GIVEN NOTIFIER_STATE_TABLE names a table WHEN `provision` runs without --state-table
+    THEN it makes that table (it used to make `notifier-state` whatever the variable said,
+    and the handler then failed every message), and says so."""
+    config = fresh()
+    table = f"{config.queue_name}-state"
+    monkeypatch.setenv("NOTIFIER_STATE_TABLE", table)
+
+    assert (
+        main(
+            [
+                "provision",
+                f"--queue-name={config.queue_name}",
+                f"--dead-letter-queue-name={config.dead_letter_queue_name}",
+                f"--topic-name={config.topic_name}",
+            ]
+        )
+        == 0
+    )
+
+    out = capsys.readouterr().out
+    assert f"state table   {table} (key pk, TTL on ttl)\n" in out
+    described = boto3.client("dynamodb").describe_table(TableName=table)["Table"]
+    assert described["KeySchema"] == [{"AttributeName": "pk", "KeyType": "HASH"}]
+
+
+def test_provisioning_publishes_every_ses_event_type_to_the_feedback_topic() -> None:
+    """GIVEN a configuration set name WHEN provisioned THEN SES publishes every v1 event type
+    of that set to the feedback topic (the statuses' source), and a second run changes
+    nothing."""
+    name = f"e2e-{uuid.uuid4().hex[:12]}"
+    config = fresh(feedback_topic_name=f"{name}-feedback", configuration_set=f"{name}-events")
+
+    first = provision(aws_session(), config=config)
+    again = provision(aws_session(), config=config)
+
+    destinations = boto3.client("ses").describe_configuration_set(
+        ConfigurationSetName=config.configuration_set,
+        ConfigurationSetAttributeNames=["eventDestinations"],
+    )["EventDestinations"]
+    assert [
+        (d["Name"], d["Enabled"], sorted(d["MatchingEventTypes"]), d["SNSDestination"]["TopicARN"])
+        for d in destinations
+    ] == [
+        (
+            f"{name}-events-feedback",
+            True,
+            sorted(
+                [
+                    "send",
+                    "reject",
+                    "bounce",
+                    "complaint",
+                    "delivery",
+                    "open",
+                    "click",
+                    "renderingFailure",
+                ]
+            ),
+            first.feedback_topic_arn,
+        )
+    ]
+    assert first.configuration_set == config.configuration_set
+    assert again.changes == ()

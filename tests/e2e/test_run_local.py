@@ -4,6 +4,7 @@ LocalStack, the two sample emails through SQS and SNS, serving until Ctrl-C, a c
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import queue
 import signal
@@ -162,19 +163,31 @@ def test_it_serves_what_is_sent_later_and_ctrl_c_stops_it_and_localstack(
     run_local: Callable[..., RunLocal],
 ) -> None:
     """GIVEN run_local serving after its two samples
-    WHEN a third email is sent with the command its serving line prints, and then SIGINT comes
-    THEN the third email is shown, the runner stops, LocalStack and moto have gone, and the
-    status is 0."""
+    WHEN a third email is sent with the command its serving line prints, its status asked with
+    the status command it prints, and then SIGINT comes
+    THEN the third email is shown and has a status record, the runner stops, LocalStack and
+    moto have gone, and the exit status is 0."""
     run = run_local()
     run.wait_for("Ctrl-C to stop", timeout_s=40)
     servers = [run.pid("localstack"), run.pid("moto")]
-    export, send = (line.strip() for line in run.lines if line.startswith("    "))
+    export, send, status_command = (line.strip() for line in run.lines if line.startswith("    "))
 
     sent = subprocess.run(
         ["bash", "-c", f"{export} && {send}"], cwd=ROOT, capture_output=True, text=True, check=False
     )
     assert sent.returncode == 0, sent.stderr
     run.wait_for("email 3 in the SES outbox", timeout_s=15)
+    (shown,) = [line for line in run.lines if line.startswith("email 3 in the SES outbox")]
+    message_id = shown.rsplit("message id ", 1)[1].rstrip(")")
+    asked = subprocess.run(
+        ["bash", "-c", f"{export} && {status_command.replace('MESSAGE_ID', message_id)}"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert asked.returncode == 0, asked.stderr
+    assert json.loads(asked.stdout)["status"] in {"sent", "delivered"}
     run.process.send_signal(signal.SIGINT)
     status = run.finish(timeout_s=20)
 

@@ -3,6 +3,7 @@ moto's server over HTTP (AWS_ENDPOINT_URL_DYNAMODB, set by the session's fixture
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import socket
@@ -240,7 +241,9 @@ def test_remove_forgets_the_address_and_its_bounces(
 ) -> None:
     """GIVEN a suppressed address with transient bounces WHEN removed THEN it is no longer
     suppressed, its bounce count starts again, and removing it again says it was absent."""
-    suppressions.count_transient_bounce("gone@example.com", at=NOW, window_seconds=WEEK)
+    suppressions.count_transient_bounce(
+        "gone@example.com", bounce_id=f"b{NOW}", at=NOW, window_seconds=WEEK
+    )
     suppressions.add(bounce("gone@example.com"))
 
     assert suppressions.remove("Gone@Example.com") is True
@@ -255,8 +258,12 @@ def test_transient_bounces_are_counted_within_the_window(
 ) -> None:
     """GIVEN transient bounces over eight days WHEN each is recorded THEN the count is of those
     no older than the window before it; older times are dropped from `BOUNCES#<address>`,
-    whose ttl is the newest time plus the window."""
-    count = suppressions.count_transient_bounce
+    whose ttl is the newest time plus the window, and `ids` keeps each bounce's id beside it."""
+    ids = itertools.count(1)
+
+    def count(address: str, **times: float) -> int:
+        return suppressions.count_transient_bounce(address, bounce_id=f"b{next(ids)}", **times)
+
     assert count("Soft@example.com", at=NOW, window_seconds=WEEK) == 1
     assert count("soft@example.com", at=NOW + DAY, window_seconds=WEEK) == 2
     assert count("soft@example.com", at=NOW + 2 * DAY, window_seconds=WEEK) == 3
@@ -266,6 +273,7 @@ def test_transient_bounces_are_counted_within_the_window(
     item = raw_item(dynamodb, table, "BOUNCES#soft@example.com")
     assert item is not None
     assert [float(v["N"]) for v in item["at"]["L"]] == [NOW + DAY, NOW + 2 * DAY, NOW + 8 * DAY]
+    assert [v["S"] for v in item["ids"]["L"]] == ["b2", "b3", "b5"]
     assert item["ttl"] == {"N": str(math.ceil(NOW + 8 * DAY + WEEK))}
 
 
@@ -295,12 +303,17 @@ def test_concurrent_transient_bounces_are_all_counted(
     client: Any = RacingClient(
         dynamodb,
         race=lambda: suppressions.count_transient_bounce(
-            "soft@example.com", at=NOW, window_seconds=WEEK
+            "soft@example.com", bounce_id=f"b{NOW}", at=NOW, window_seconds=WEEK
         ),
     )
     racing = DynamoDbSuppressionList(client, table, sleep=lambda _: None)
 
-    assert racing.count_transient_bounce("soft@example.com", at=NOW + 1, window_seconds=WEEK) == 2
+    assert (
+        racing.count_transient_bounce(
+            "soft@example.com", bounce_id=f"b{NOW + 1}", at=NOW + 1, window_seconds=WEEK
+        )
+        == 2
+    )
 
     item = raw_item(dynamodb, table, "BOUNCES#soft@example.com")
     assert item is not None

@@ -17,6 +17,8 @@ from tests.fakes import (
     FakeIdempotencyStore,
     FakeMailer,
     FakeMetrics,
+    FakeStatusCallbacks,
+    FakeStatusStore,
     FakeSuppressionList,
 )
 
@@ -54,25 +56,43 @@ def suppression() -> FakeSuppressionList:
 
 
 @pytest.fixture
+def statuses() -> FakeStatusStore:
+    """Status records, expiring on the app's fixed clock."""
+    return FakeStatusStore(clock=FIXED_NOW.timestamp)
+
+
+@pytest.fixture
+def callbacks() -> FakeStatusCallbacks:
+    return FakeStatusCallbacks()
+
+
+@pytest.fixture
 def make_app(
     mailer: FakeMailer, store: FakeAttachmentStore, metrics: FakeMetrics
 ) -> Callable[..., App]:
-    """The app with fakes; pass `idempotency=`/`suppression=` fakes to turn state on."""
+    """The app with fakes; pass `idempotency=`/`suppression=`/`statuses=` fakes to turn state
+    on, `callbacks=` to keep what status changes publish, and `own_mailer=` for a second app
+    whose SES message ids start again at `fake-ses-1`."""
 
     def make(
         idempotency: FakeIdempotencyStore | None = None,
         suppression: FakeSuppressionList | None = None,
+        statuses: FakeStatusStore | None = None,
+        callbacks: FakeStatusCallbacks | None = None,
         clock: Callable[[], datetime] = lambda: FIXED_NOW,
+        own_mailer: FakeMailer | None = None,
         **settings: Any,
     ) -> App:
         settings.setdefault("attachment_buckets", ("acube-invoices",))
         return bootstrap(
             Settings(**settings),
-            mailer=mailer,
+            mailer=own_mailer or mailer,
             attachments=store,
             metrics=metrics,
             idempotency=idempotency,
             suppression=suppression,
+            statuses=statuses,
+            callbacks=callbacks,
             clock=clock,
             configure_logs=False,
         )

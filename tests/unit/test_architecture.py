@@ -74,11 +74,13 @@ SHIPPED = {
     "adapters/outbound/dynamodb/__init__.py",
     "adapters/outbound/dynamodb/idempotency.py",
     "adapters/outbound/dynamodb/state_table.py",
+    "adapters/outbound/dynamodb/status.py",
     "adapters/outbound/dynamodb/suppression.py",
     "adapters/outbound/metrics.py",
     "adapters/outbound/null_state.py",
     "adapters/outbound/s3.py",
     "adapters/outbound/ses.py",
+    "adapters/outbound/sns.py",
     "domain/__init__.py",
     "domain/budget.py",
     "domain/delivery.py",
@@ -93,7 +95,9 @@ SHIPPED = {
     "domain/problems.py",
     "domain/service.py",
     "domain/state.py",
+    "domain/status.py",
     "domain/suppression.py",
+    "domain/tracking.py",
     "domain/validation.py",
     "entrypoints/__init__.py",
     "entrypoints/app.py",
@@ -104,6 +108,7 @@ SHIPPED = {
     "entrypoints/logs.py",
     "entrypoints/reporting.py",
     "entrypoints/settings.py",
+    "entrypoints/status_view.py",
 }
 # The AWS SDK is reached from the outbound adapters only, plus the two composition roots that
 # build their clients (the Lambda's bootstrap and the operations CLI).

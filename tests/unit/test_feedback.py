@@ -27,6 +27,13 @@ def notification(name: str) -> dict[str, Any]:
     return json.loads((SES / f"{name}.json").read_text(encoding="utf-8"))
 
 
+def transient_bounce(number: int) -> dict[str, Any]:
+    """The transient bounce example as the `number`th distinct bounce (its own feedbackId)."""
+    bounce = notification("bounce_transient")
+    bounce["bounce"]["feedbackId"] = f"feedback-{number}"
+    return bounce
+
+
 def sns_with(message: dict[str, Any]) -> dict[str, Any]:
     """The SNS fixture carrying an SES notification as its Message."""
     event = load_event("sns.json")
@@ -54,14 +61,26 @@ def app(make_app: Callable[..., App], suppression: FakeSuppressionList) -> App:
         ("delivery", FeedbackKind.DELIVERY, ("jane@example.com",), ""),
         ("event_bounce", FeedbackKind.BOUNCE, ("recipient@example.com",), "Permanent"),
         ("event_complaint", FeedbackKind.COMPLAINT, ("recipient@example.com",), "abuse"),
-        ("event_send", FeedbackKind.OTHER, (), ""),
+        ("event_send", FeedbackKind.SEND, (), ""),
+        ("event_delivery", FeedbackKind.DELIVERY, ("recipient@example.com",), ""),
+        (
+            "event_delivery_delay",
+            FeedbackKind.DELIVERY_DELAY,
+            ("recipient@example.com",),
+            "TransientCommunicationFailure",
+        ),
+        ("event_reject", FeedbackKind.REJECT, (), ""),
+        ("event_open", FeedbackKind.OPEN, (), ""),
+        ("event_click", FeedbackKind.CLICK, (), ""),
+        ("event_rendering_failure", FeedbackKind.RENDERING_FAILURE, (), ""),
+        ("event_subscription", FeedbackKind.SUBSCRIPTION, (), ""),
     ],
 )
 def test_ses_notification_shapes_are_parsed(
     name: str, kind: FeedbackKind, recipients: tuple[str, ...], feedback_type: str
 ) -> None:
-    """Identity notifications (notificationType) and event publishing (eventType), from the
-    SES documentation's examples, several recipients included."""
+    """Identity notifications (notificationType) and event publishing (eventType), every event
+    type, from the SES documentation's examples, several recipients included."""
     feedback = parse_ses_notification(notification(name))
     assert feedback is not None
     assert (feedback.kind, feedback.recipients, feedback.feedback_type) == (
@@ -111,12 +130,28 @@ def test_transient_bounces_suppress_at_the_limit(
     app = make_app(
         suppression=suppression, transient_bounce_limit=3, feedback_topic_arns=(FEEDBACK_TOPIC,)
     )
-    for _ in range(2):
-        app.handle(sns_with(notification("bounce_transient")), FakeContext())
+    for number in range(2):
+        app.handle(sns_with(transient_bounce(number)), FakeContext())
     assert suppression.entries() == []
-    app.handle(sns_with(notification("bounce_transient")), FakeContext())
+    app.handle(sns_with(transient_bounce(2)), FakeContext())
     (entry,) = suppression.entries()
     assert entry.reason is SuppressionReason.TRANSIENT_BOUNCES
+
+
+def test_one_transient_bounce_delivered_three_times_counts_once(
+    make_app: Callable[..., App], suppression: FakeSuppressionList
+) -> None:
+    """SNS and SQS deliver at least once, and a failed batch comes back whole: the same
+    notification (same feedbackId) three times is one bounce, and suppresses nobody."""
+    app = make_app(
+        suppression=suppression, transient_bounce_limit=2, feedback_topic_arns=(FEEDBACK_TOPIC,)
+    )
+    for _ in range(3):
+        app.handle(sns_with(transient_bounce(0)), FakeContext())
+
+    assert suppression.entries() == []
+    app.handle(sns_with(transient_bounce(1)), FakeContext())
+    assert [e.reason for e in suppression.entries()] == [SuppressionReason.TRANSIENT_BOUNCES]
 
 
 def test_deliveries_and_other_events_only_count(

@@ -111,6 +111,7 @@ def test_every_statement_of_the_function_role_allows_named_actions_on_named_reso
             "sqs:DeleteMessage",
             "sqs:GetQueueAttributes",
             "sqs:SendMessage",
+            "sns:Publish",  # status callbacks
             "dynamodb:GetItem",
             "dynamodb:PutItem",
             "dynamodb:UpdateItem",
@@ -202,7 +203,8 @@ def test_the_function_sends_only_as_the_configured_identities(
 def test_the_function_reaches_only_its_own_queue_table_key_and_log_group(
     statements: list[dict[str, Any]],
 ) -> None:
-    """Each SQS, DynamoDB, KMS and Logs permission names its one resource of this template."""
+    """Each SQS, SNS, DynamoDB, KMS and Logs permission names its one resource of this
+    template."""
     queue = {"Fn::GetAtt": ["EmailQueue", "Arn"]}
     table = {"Fn::GetAtt": ["StateTable", "Arn"]}
     key = {"Fn::GetAtt": ["NotifierKey", "Arn"]}
@@ -214,6 +216,7 @@ def test_the_function_reaches_only_its_own_queue_table_key_and_log_group(
         "sqs:DeleteMessage": queue,
         "sqs:GetQueueAttributes": queue,
         "sqs:SendMessage": {"Fn::GetAtt": ["FailedInvocationsQueue", "Arn"]},
+        "sns:Publish": {"Ref": "StatusTopic"},
         "dynamodb:GetItem": table,
         "dynamodb:PutItem": table,
         "dynamodb:UpdateItem": table,
@@ -276,6 +279,7 @@ def test_messages_and_state_at_rest_are_encrypted(
     assert all(q["SqsManagedSseEnabled"] is True for q in queues.values())
     assert {name: t["KmsMasterKeyId"] for name, t in topics.items()} == {
         "EmailTopic": "alias/aws/sns",
+        "StatusTopic": "alias/aws/sns",
         "FeedbackTopic": {"Ref": "NotifierKey"},
         "AlarmTopic": {"Ref": "NotifierKey"},
     }

@@ -16,9 +16,9 @@ from typing import Any
 import attrs
 
 from notifier.adapters.inbound.message import decode_json, parse_message
-from notifier.adapters.inbound.ses_feedback import parse_ses_notification
+from notifier.adapters.inbound.ses_feedback import parse_ses_notification, setup_notice
 from notifier.domain.errors import InvalidMessage
-from notifier.domain.feedback import Feedback
+from notifier.domain.feedback import Feedback, SetupNotice
 from notifier.domain.model import MessageRequest
 
 
@@ -31,12 +31,13 @@ class EventKind(enum.Enum):
 
 @attrs.frozen
 class Inbound:
-    """One record taken from an event: an email request, an SES notification, or the reason
-    it could not be parsed."""
+    """One record taken from an event: an email request, an SES notification, an SES setup
+    notice, or the reason it could not be parsed."""
 
     record_id: str
     request: MessageRequest | None = None
     feedback: Feedback | None = None
+    notice: SetupNotice | None = None
     error: InvalidMessage | None = None
 
 
@@ -104,7 +105,10 @@ def sns_messages(event: Mapping[str, Any], *, feedback_topics: Collection[str]) 
     return found
 
 
-def _unwrap_sns_envelope(body: str, feedback_topics: Collection[str]) -> MessageRequest | Feedback:
+Parsed = MessageRequest | Feedback | SetupNotice
+
+
+def _unwrap_sns_envelope(body: str, feedback_topics: Collection[str]) -> Parsed:
     data = decode_json(body)
     if (
         isinstance(data, Mapping)
@@ -116,17 +120,22 @@ def _unwrap_sns_envelope(body: str, feedback_topics: Collection[str]) -> Message
     return _request_or_feedback_data(data, "", feedback_topics)
 
 
-def _request_or_feedback(
-    text: str, topic: str, feedback_topics: Collection[str]
-) -> MessageRequest | Feedback:
+def _request_or_feedback(text: str, topic: str, feedback_topics: Collection[str]) -> Parsed:
+    if topic and topic in feedback_topics:
+        # SES's "Successfully validated SNS topic..." notice is plain text, not JSON.
+        notice = setup_notice(text, None)
+        if notice is not None:
+            return SetupNotice(notice, topic)
     return _request_or_feedback_data(decode_json(text), topic, feedback_topics)
 
 
-def _request_or_feedback_data(
-    data: Any, topic: str, feedback_topics: Collection[str]
-) -> MessageRequest | Feedback:
+def _request_or_feedback_data(data: Any, topic: str, feedback_topics: Collection[str]) -> Parsed:
     """An SES notification is feedback only when SNS delivered it from a feedback topic:
     anyone who may queue mail must not be able to suppress an address by forging one."""
+    if topic and topic in feedback_topics:
+        notice = setup_notice("", data)
+        if notice is not None:
+            return SetupNotice(notice, topic)
     feedback = parse_ses_notification(data)
     if feedback is None:
         return parse_message(data)
@@ -139,13 +148,15 @@ def _request_or_feedback_data(
     )
 
 
-def _parsed(record_id: str, parse: Callable[[], MessageRequest | Feedback]) -> Inbound:
+def _parsed(record_id: str, parse: Callable[[], Parsed]) -> Inbound:
     try:
         parsed = parse()
     except InvalidMessage as exc:
         return Inbound(record_id, error=exc)
     if isinstance(parsed, Feedback):
         return Inbound(record_id, feedback=parsed)
+    if isinstance(parsed, SetupNotice):
+        return Inbound(record_id, notice=parsed)
     return Inbound(record_id, request=parsed)
 
 

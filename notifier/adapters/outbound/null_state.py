@@ -43,6 +43,8 @@ class NullSuppressionList:
         """None."""
         return []
 
-    def count_transient_bounce(self, address: str, *, at: float, window_seconds: float) -> int:
+    def count_transient_bounce(
+        self, address: str, *, bounce_id: str, at: float, window_seconds: float
+    ) -> int:
         """Not counted: no address ever reaches the limit."""
         return 0

@@ -38,6 +38,8 @@ ATTRIBUTE_DEFINITIONS: tuple[AttributeDefinitionTypeDef, ...] = (
 IDEMPOTENCY_PREFIX = "IDEMPOTENCY#"
 SUPPRESSION_PREFIX = "SUPPRESSION#"
 BOUNCES_PREFIX = "BOUNCES#"
+STATUS_PREFIX = "STATUS#"  # by SES message id
+STATUS_KEY_PREFIX = "STATUSKEY#"  # by sender-scoped idempotency key
 
 ATTEMPTS = 5  # for unprocessed batch keys, claims that keep changing and version conflicts
 BACKOFF_SECONDS = 0.05

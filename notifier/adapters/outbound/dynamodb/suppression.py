@@ -81,23 +81,34 @@ class DynamoDbSuppressionList:
             found = [_suppression(item) for page in pages for item in page.get("Items", [])]
         return sorted(found, key=lambda entry: entry.address)
 
-    def count_transient_bounce(self, address: str, *, at: float, window_seconds: float) -> int:
+    def count_transient_bounce(
+        self, address: str, *, bounce_id: str, at: float, window_seconds: float
+    ) -> int:
         # Read-modify-write guarded by a version number, so concurrent bounces for one address
-        # (several notifications in one batch, or two invocations) are all counted exactly.
+        # (several notifications in one batch, or two invocations) are all counted exactly;
+        # `ids` (beside `at`, in the same order) makes a redelivered bounce count once.
         item_key = state_table.key(state_table.BOUNCES_PREFIX, address.lower())
         for attempt in range(state_table.ATTEMPTS):
             with state_table.translated(self._table, "GetItem"):
                 current = state_table.get_item(self._client, self._table, item_key)
             times = [float(value["N"]) for value in (current or {}).get("at", {}).get("L", [])]
-            kept = sorted(t for t in [*times, at] if t >= at - window_seconds)
-            kept = kept[-_MAX_BOUNCE_TIMES:]
+            ids = [value["S"] for value in (current or {}).get("ids", {}).get("L", [])]
+            ids = [""] * (len(times) - len(ids)) + ids  # items written before ids were kept
+            if bounce_id in ids:
+                return sum(1 for t in times if t >= at - window_seconds)
+            kept = sorted(
+                (t, i)
+                for t, i in [*zip(times, ids, strict=True), (at, bounce_id)]
+                if t >= at - window_seconds
+            )[-_MAX_BOUNCE_TIMES:]
             version = int((current or {}).get("version", {}).get("N", "0"))
             item: dict[str, AttributeValueTypeDef] = {
                 **item_key,
-                "at": {"L": [{"N": state_table.number(t)} for t in kept]},
+                "at": {"L": [{"N": state_table.number(t)} for t, _ in kept]},
+                "ids": {"L": [{"S": i} for _, i in kept]},
                 "version": {"N": str(version + 1)},
                 # Gone once the newest bounce has left the window; nothing counts it after that.
-                "ttl": {"N": state_table.epoch_seconds(max(kept) + window_seconds)},
+                "ttl": {"N": state_table.epoch_seconds(kept[-1][0] + window_seconds)},
             }
             with state_table.translated(self._table, "PutItem"):
                 try:
