@@ -18,6 +18,12 @@ HANDLERS = {
     "seed": "bench.baselines.seed_handler",
     "powertools": "bench.baselines.powertools_handler",
 }
+# What template.yaml adds to the bench's settings: the state table (idempotency, suppression,
+# statuses: a DynamoDB client and its adapters built at init) and the status topic.
+PRODUCTION_SETTINGS = {
+    "NOTIFIER_STATE_TABLE": "notifier-state",
+    "NOTIFIER_STATUS_TOPIC_ARN": "arn:aws:sns:us-east-1:000000000000:notifier-status",
+}
 PROBE_TIMEOUT_S = 300
 
 
@@ -70,17 +76,24 @@ class Prober:
         self._call(["-m", f"bench.probes.{name}", json.dumps(spec), str(out)], endpoint, env)
         return json.loads(out.read_text())
 
-    def cold(self, module: str, *, endpoint: str | None, event: Path | None) -> Any:
+    def cold(
+        self,
+        module: str,
+        *,
+        endpoint: str | None,
+        event: Path | None,
+        env: dict[str, str] | None = None,
+    ) -> Any:
         """A fresh interpreter imports `module` (and calls its handler twice with `event`)."""
         out = self._out()
         extra = [str(event)] if event else []
-        self._call(["-m", "bench.probes.cold", module, str(out), *extra], endpoint, None)
+        self._call(["-m", "bench.probes.cold", module, str(out), *extra], endpoint, env)
         return json.loads(out.read_text())
 
-    def cold_parts(self) -> Any:
-        """bench/probes/cold_parts.py in a fresh interpreter."""
+    def cold_parts(self, which: str) -> Any:
+        """bench/probes/cold_parts.py in a fresh interpreter, for `notifier` or `seed`."""
         out = self._out()
-        self._call(["-m", "bench.probes.cold_parts", str(out)], None, None)
+        self._call(["-m", "bench.probes.cold_parts", which, str(out)], None, None)
         return json.loads(out.read_text())
 
     def stderr_of(self, args: list[str]) -> str:

@@ -17,6 +17,12 @@ import attrs
 REPO = Path(__file__).resolve().parents[1]
 FUNCTION_MEMORY_MIB = 256
 DOCS_BEGIN, DOCS_END = "<!-- bench:begin -->", "<!-- bench:end -->"
+# Targets, as ratios to the same run's baselines (issue 10; docs/performance.md says why).
+COLD_START_VS_SEED = 1.10
+# No slower than before the cold-start work: at commit 1f9608d the first invocation was
+# 10.2 ms against the seed's 8.0 ms in the same run.
+FIRST_INVOCATION_VS_SEED = 1.28
+PER_MESSAGE_VS_SEED = 1.20
 
 
 @attrs.frozen(kw_only=True)
@@ -58,12 +64,12 @@ def rows(results: dict[str, Any]) -> list[Row]:
     return [
         Row(
             number="1",
-            figure=f"cold start: import the handler module, with `bootstrap()` and its boto3"
-            f" clients (median of {cold['notifier']['runs']} fresh interpreters)",
+            figure="cold start: import the handler module, with `bootstrap()` and its SES client"
+            f" (median of {cold['notifier']['runs']} fresh interpreters)",
             value=ms(imported),
             baseline=f"seed handler {ms(cold['seed']['import_s'])}",
             ratio=imported / cold["seed"]["import_s"],
-            target=at_most(1.15),
+            target=at_most(COLD_START_VS_SEED),
         ),
         Row(
             number="1",
@@ -80,6 +86,7 @@ def rows(results: dict[str, Any]) -> list[Row]:
             value=ms(first["notifier"]["first_invoke_s"]),
             baseline=f"seed handler {ms(first['seed']['first_invoke_s'])}",
             ratio=first["notifier"]["first_invoke_s"] / first["seed"]["first_invoke_s"],
+            target=at_most(FIRST_INVOCATION_VS_SEED),
         ),
         *(
             Row(
@@ -89,11 +96,11 @@ def rows(results: dict[str, Any]) -> list[Row]:
                 value=f"{per[case]['notifier_us']:.0f} µs",
                 baseline=f"seed `build_email()` + `as_bytes()` {per[case]['seed_us']:.0f} µs",
                 ratio=per[case]["notifier_us"] / per[case]["seed_us"],
-                target=at_most(1.0),
+                target=at_most(bound),
             )
-            for case, label in (
-                ("sample", "the seed's sample invoice"),
-                ("large", "100 KB HTML + 200 KB attachment"),
+            for case, label, bound in (
+                ("sample", "the seed's sample invoice", PER_MESSAGE_VS_SEED),
+                ("large", "100 KB HTML + 200 KB attachment", 1.0),
             )
         ),
         Row(
@@ -188,6 +195,12 @@ def _context(results: dict[str, Any]) -> list[str]:
         f" {ms(first['notifier']['second_invoke_s'])}, seed {ms(first['seed']['second_invoke_s'])},"
         f" Powertools {ms(first['powertools']['second_invoke_s'])}. Powertools' first invocation:"
         f" {ms(first['powertools']['first_invoke_s'])}.",
+        f"- Cold start with the state table and the status topic set, as template.yaml deploys"
+        f" the function (a DynamoDB client and the state adapters built at init):"
+        f" {ms(cold['notifier_production']['import_s'])},"
+        f" {cold['notifier_production']['import_s'] / cold['seed']['import_s']:.2f}x the seed's,"
+        f" {cold['notifier_production']['import_s'] / cold['powertools']['import_s']:.2f}x"
+        " Powertools'. The seed and Powertools handlers keep no state.",
         f"- Peak RSS right after the import: notifier {cold['notifier']['peak_rss_mib']:.0f} MiB,"
         f" seed {cold['seed']['peak_rss_mib']:.0f} MiB,"
         f" Powertools {cold['powertools']['peak_rss_mib']:.0f} MiB.",

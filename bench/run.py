@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import emulator, messages, report
-from bench.harness import HANDLERS, REPO, Prober, environment, say
+from bench.harness import HANDLERS, PRODUCTION_SETTINGS, REPO, Prober, environment, say
 
 SES_DELAY_S = 0.1
 FULL = {
@@ -74,7 +74,7 @@ def measure(plan: dict[str, Any], tmp: Path) -> dict[str, Any]:
         probe = Prober(tmp, env)
 
         say(f"1/5 cold start: {plan['cold_runs']} fresh interpreters per handler")
-        results["cold"] = _cold(probe, plan["cold_runs"], endpoint=None)
+        results["cold"] = _cold(probe, plan["cold_runs"], endpoint=None, production=True)
         event = tmp / "sample-sqs.json"
         event.write_text(json.dumps(messages.sqs_event([messages.sample_message()])))
         results["first_invoke"] = _cold(
@@ -97,15 +97,25 @@ def measure(plan: dict[str, Any], tmp: Path) -> dict[str, Any]:
 
 
 def _cold(
-    probe: Prober, runs: int, *, endpoint: str | None, event: Path | None = None
+    probe: Prober,
+    runs: int,
+    *,
+    endpoint: str | None,
+    event: Path | None = None,
+    production: bool = False,
 ) -> dict[str, dict[str, float]]:
-    """Interleaved fresh interpreters per handler (after one discarded warm-up each): medians."""
-    names = list(HANDLERS)
+    """Interleaved fresh interpreters per handler (after one discarded warm-up each): medians.
+    With `production`, also notifier with template.yaml's state table and status topic."""
+    variants = {name: (module, {}) for name, module in HANDLERS.items()}
+    if production:
+        variants["notifier_production"] = (HANDLERS["notifier"], PRODUCTION_SETTINGS)
+    names = list(variants)
     samples: dict[str, list[dict[str, float]]] = {name: [] for name in names}
     for round_number in range(runs + 1):
         shift = round_number % len(names)  # no handler always goes first
         for name in names[shift:] + names[:shift]:
-            result = probe.cold(HANDLERS[name], endpoint=endpoint, event=event)
+            module, env = variants[name]
+            result = probe.cold(module, endpoint=endpoint, event=event, env=env)
             if round_number:  # round 0 warms the page cache and the bytecode caches
                 samples[name].append(result)
     return {
