@@ -7,12 +7,13 @@ test_template.py; each assertion states the exact value.
 
 from __future__ import annotations
 
+import tomllib
 from typing import Any
 
 import pytest
 
 from tests.support import openapi
-from tests.support.cloudformation import load_template
+from tests.support.cloudformation import TEMPLATE, load_template
 
 
 @pytest.fixture(scope="module")
@@ -154,3 +155,13 @@ def test_the_stack_tells_producers_where_the_api_is(template: dict[str, Any]) ->
     assert outputs["HttpApiArn"]["Value"] == {
         "Fn::Sub": "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${HttpApi}"
     }
+
+
+@pytest.mark.parametrize("environment", ["dev", "production"])
+def test_each_environment_sets_every_parameter(template: dict[str, Any], environment: str) -> None:
+    """samconfig.toml lists every parameter of the template for each environment (for one left
+    out, sam deploy would keep the stack's previous value), the API's throttling included."""
+    config = tomllib.loads((TEMPLATE.parent / "samconfig.toml").read_text(encoding="utf-8"))
+    overrides = config[environment]["deploy"]["parameters"]["parameter_overrides"]
+
+    assert sorted(item.partition("=")[0] for item in overrides) == sorted(template["Parameters"])
