@@ -258,7 +258,13 @@ def test_transient_bounces_are_counted_within_the_window(
     """GIVEN transient bounces over eight days WHEN each is recorded THEN the count is of those
     no older than the window before it; older times are dropped from `BOUNCES#<address>`,
     whose ttl is the newest time plus the window."""
-    count = suppressions.count_transient_bounce
+
+    def count(address: str, *, at: float, window_seconds: float) -> int:
+        """One bounce, with an SES feedback id of its own."""
+        return suppressions.count_transient_bounce(
+            address, bounce_id=f"feedback-{at}", at=at, window_seconds=window_seconds
+        )
+
     assert count("Soft@example.com", at=NOW, window_seconds=WEEK) == 1
     assert count("soft@example.com", at=NOW + DAY, window_seconds=WEEK) == 2
     assert count("soft@example.com", at=NOW + 2 * DAY, window_seconds=WEEK) == 3
