@@ -222,7 +222,7 @@ def _serving(endpoints: Endpoints, *, queue: str, topic: str, http: str) -> str:
             " AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test",
             f"    {python} -m devtools send --via sqs --to you@example.com --subject Bonjour"
             " --text 'Hello' --attach invoices/12345.pdf",
-            "  (--via sns publishes to the topic); or over HTTP, now (POST /v1/emails:enqueue"
+            "  (--via sns publishes to the topic); or over HTTP, now (POST /v1/emails/enqueue"
             " queues it):",
             f"    curl -s -H 'Content-Type: application/json' -H 'Idempotency-Key: hello-1'"
             f" --data-binary @{sample} {http}/v1/emails",

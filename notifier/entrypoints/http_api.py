@@ -68,7 +68,7 @@ class Route:
 ROUTES = (
     Route("POST", "/v1/emails", "sendEmail", frozenset({200, 400, 409, 413, 415, 422, 500, 503})),
     Route(
-        "POST", "/v1/emails:enqueue", "enqueueEmail", frozenset({202, 400, 413, 415, 500, 501, 503})
+        "POST", "/v1/emails/enqueue", "enqueueEmail", frozenset({202, 400, 413, 415, 500, 501, 503})
     ),
     Route("GET", "/v1/emails/{messageId}", "getEmailStatus", frozenset({200, 400, 404, 500, 503})),
 )
@@ -163,7 +163,7 @@ class HttpApi:
     def _enqueue(
         self, request: HttpRequest, _parameters: dict[str, str], _send: Sender
     ) -> HttpResponse:
-        """POST /v1/emails:enqueue: validate, then put the message on the email queue."""
+        """POST /v1/emails/enqueue: validate, then put the message on the email queue."""
         started = self._clock()
         envelope = None
         try:

@@ -150,7 +150,7 @@ def test_a_queued_email_arrives_through_the_queue_and_its_tracking_id_finds_it(
     it was sent)."""
     token = uuid.uuid4().hex[:8]
 
-    queued = post(api, "/v1/emails:enqueue", message(f"queued {token}"))
+    queued = post(api, "/v1/emails/enqueue", message(f"queued {token}"))
 
     assert queued.status_code == 202
     tracking = queued.json()["trackingId"]

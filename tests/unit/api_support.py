@@ -82,7 +82,7 @@ class Api:
         return self.post("/v1/emails", message, **headers)
 
     def enqueue(self, message: Any, **headers: str) -> Reply:
-        return self.post("/v1/emails:enqueue", message, **headers)
+        return self.post("/v1/emails/enqueue", message, **headers)
 
     def status(self, message_id: str) -> Reply:
         return self.call(http_event("GET", f"/v1/emails/{message_id}"))

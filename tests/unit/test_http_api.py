@@ -234,7 +234,7 @@ def test_without_a_queue_the_enqueue_route_is_a_501(make_app: Callable[..., App]
     app = make_app()
 
     response = app.handle(
-        http_event("POST", "/v1/emails:enqueue", body=json.dumps(seed_message()), headers=JSON),
+        http_event("POST", "/v1/emails/enqueue", body=json.dumps(seed_message()), headers=JSON),
         FakeContext(),
     )
 
@@ -398,7 +398,7 @@ def test_an_unknown_route_is_a_404(api: Api, path: str) -> None:
         ("PUT", "/v1/emails", "POST"),
         ("DELETE", "/v1/emails/abc", "GET"),
         ("POST", "/v1/emails/abc", "GET"),
-        ("GET", "/v1/emails:enqueue", "POST"),
+        ("PUT", "/v1/emails/enqueue", "GET, POST"),
         ("HEAD", "/v1/emails/abc", "GET"),
     ],
 )
@@ -410,15 +410,17 @@ def test_a_wrong_method_is_a_405_naming_the_allowed_ones(
     assert (reply.status, reply.headers["allow"]) == (405, allowed)
 
 
-def test_a_percent_encoded_colon_and_slash_are_read_once(api: Api) -> None:
-    """`%3A` is the enqueue route's colon; a `%2F` inside an id stays in the id (no route
-    takes `/v1/emails/a/b`, but `/v1/emails/a%2Fb` is a status lookup, of an unknown id)."""
-    enqueued = api.call(
-        http_event("POST", "/v1/emails%3Aenqueue", body=json.dumps(seed_message()), headers=JSON)
-    )
+def test_a_percent_encoded_slash_is_read_once(api: Api) -> None:
+    """A `%2F` inside an id stays in the id: no route takes `/v1/emails/a/b`, but
+    `/v1/emails/a%2Fb` is a status lookup, of an unknown id; `/v1/emails%2Fenqueue` is no
+    route at all (one segment), and GET of the enqueue path looks up an id named so."""
     unknown = api.call(http_event("GET", "/v1/emails/a%2Fb"))
+    not_a_route = api.call(
+        http_event("POST", "/v1/emails%2Fenqueue", body=json.dumps(seed_message()), headers=JSON)
+    )
 
-    assert enqueued.status == 202
+    assert not_a_route.status == 404
+    assert api.call(http_event("GET", "/v1/emails/enqueue")).status == 404
     assert unknown.json["type"] == PROBLEM + "not-found"
     assert unknown.json["detail"].startswith("no status for this id")
 

@@ -148,7 +148,7 @@ def _too_large_for_sqs(make: Callable[..., Api]) -> Reply:
 
 @scenario("enqueueEmail", 415)
 def _not_json_queued(make: Callable[..., Api]) -> Reply:
-    return make().call(http_event("POST", "/v1/emails:enqueue", body="{}"))
+    return make().call(http_event("POST", "/v1/emails/enqueue", body="{}"))
 
 
 @scenario("enqueueEmail", 500)

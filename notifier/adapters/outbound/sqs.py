@@ -1,4 +1,4 @@
-"""The email queue on SQS: where `POST /v1/emails:enqueue` puts a message for the function to
+"""The email queue on SQS: where `POST /v1/emails/enqueue` puts a message for the function to
 send later, exactly as a producer's own `SendMessage` would (the same JSON body)."""
 
 from __future__ import annotations
