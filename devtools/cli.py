@@ -3,7 +3,8 @@ function's image: compose runs it from the `tools` image target (Dockerfile).
 
 - `provision`: create the queue, dead-letter queue, topics, SES domains, bucket and state table
   (idempotent), wherever AWS_ENDPOINT_URL points (LocalStack).
-- `serve`: poll the email queue and invoke the handler, as Lambda's SQS trigger does.
+- `serve`: poll the email queue and invoke the handler, as Lambda's SQS trigger does; with
+  `--http`, also serve the HTTP API on 127.0.0.1, as API Gateway does (docs/openapi.yaml).
 - `send`: build a message and deliver it through SQS, SNS or a direct call.
 
 The operations commands (`invoke`, `suppression`) are the function's own: `python -m notifier`.
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,6 +22,9 @@ from typing import Any
 
 import botocore.session
 
+from devtools import http_gateway
+from devtools.console import say
+from devtools.http_gateway import SerialFunction
 from devtools.provision import ProvisionConfig, ProvisionError, find_topic, provision
 from devtools.runner.invokers import Function, HttpFunction, InProcessFunction
 from devtools.runner.poller import Runner, StopFlag
@@ -108,6 +113,18 @@ def _parser() -> argparse.ArgumentParser:
         help="POST each batch here (Lambda RIE: http://localhost:9000/2015-03-31/functions/"
         "function/invocations) instead of calling the handler in this process",
     )
+    serve.add_argument(
+        "--http",
+        action="store_true",
+        help="also serve the HTTP API (docs/openapi.yaml) through the same handler, on"
+        " 127.0.0.1, as API Gateway does; its enqueue route uses the polled queue",
+    )
+    serve.add_argument(
+        "--port",
+        type=int,
+        default=http_gateway.DEFAULT_PORT,
+        help="with --http: the port (default %(default)s; 0 picks a free one)",
+    )
     serve.add_argument("--max-batches", type=int, help="stop after this many batches")
     serve.add_argument(
         "--wait-seconds",
@@ -179,6 +196,8 @@ def _serve(args: argparse.Namespace) -> int:
         raise CommandError(
             f"no queue {args.queue_url or args.queue_name}: run `python -m devtools provision`"
         ) from None
+    if args.http:  # the enqueue route's queue, unless the environment names another
+        os.environ.setdefault("NOTIFIER_QUEUE_URL", queue.url)
     function: Function
     if args.invoke_url:
         try:
@@ -189,6 +208,8 @@ def _serve(args: argparse.Namespace) -> int:
     else:
         function = InProcessFunction(bootstrap())
         target = "the handler in this process"
+    function = SerialFunction(function)
+    http = _start_http(function, args.port) if args.http else None
     stop = StopFlag()
     signal.signal(signal.SIGINT, stop.handle_signal)
     signal.signal(signal.SIGTERM, stop.handle_signal)
@@ -197,10 +218,23 @@ def _serve(args: argparse.Namespace) -> int:
         " SIGINT/SIGTERM stops after the batch in flight",
         flush=True,
     )
+    if http is not None:
+        print(f"serving the HTTP API on {http.url} -> {target}", flush=True)
     runner = Runner(queue=queue, function=function, wait_seconds=args.wait_seconds)
-    handled = runner.run(stop, max_batches=args.max_batches)
+    try:
+        handled = runner.run(stop, max_batches=args.max_batches)
+    finally:
+        if http is not None:
+            http.stop()
     print(f"stopped after {handled} batch(es)", flush=True)
     return OK
+
+
+def _start_http(function: Function, port: int) -> http_gateway.Running:
+    try:
+        return http_gateway.start(function, port=port, log=say)
+    except OSError as exc:
+        raise CommandError(f"cannot serve HTTP on {http_gateway.HOST}:{port}: {exc}") from None
 
 
 def _send(args: argparse.Namespace) -> int:

@@ -6,7 +6,9 @@
    SES domain, the bucket with the sample invoice (and the state table, where provision makes
    one); a 10 s visibility timeout.
 3. The SQS runner of `python -m devtools serve`, with the handler in this process, on the main
-   thread: a signal cuts a long poll short, or lets the batch in flight finish first.
+   thread: a signal cuts a long poll short, or lets the batch in flight finish first; and the
+   HTTP API of `serve --http` on 127.0.0.1:8080 (`HTTP_PORT` moves it), through the same
+   handler.
 4. On other threads: the sample invoice through SQS, then through SNS (`devtools.samples`); every
    email that reaches LocalStack's SES outbox is printed (`devtools.mailview`).
 
@@ -28,10 +30,14 @@ from types import FrameType
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from devtools import http_gateway
 from devtools.console import say, shown
+from devtools.http_gateway import SerialFunction
+from devtools.invoice import SAMPLE_EVENT
 from devtools.localstack import REPO_ROOT, LocalStackError, PortTaken
 from devtools.mailview import OutboxWatcher
 from devtools.moto import MotoError
+from devtools.processes import port_in_use
 from devtools.provision import ProvisionConfig, provision
 from devtools.runner.invokers import InProcessFunction
 from devtools.runner.poller import Runner, StopFlag
@@ -44,6 +50,7 @@ from notifier.entrypoints.bootstrap import bootstrap
 from notifier.entrypoints.settings import SettingsError
 
 DEFAULT_PORT = 4566
+DEFAULT_HTTP_PORT = http_gateway.DEFAULT_PORT
 REGION = "us-east-1"
 VISIBILITY_TIMEOUT = 10  # a failed message comes back within seconds, not AWS's 3 minutes
 WAIT_SECONDS = 20  # the runner's long poll, as Lambda's; a stop signal cuts it short
@@ -67,6 +74,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:
         say(f"LOCALSTACK_PORT: {exc}", error=True)
         return USAGE
+    try:
+        http_port = _port(os.environ.get("HTTP_PORT", ""), default=DEFAULT_HTTP_PORT)
+    except ValueError as exc:
+        say(f"HTTP_PORT: {exc}", error=True)
+        return USAGE
+    if port_in_use(http_port):
+        say(
+            f"port {http_port} of 127.0.0.1 (the HTTP API) is already in use.\n"
+            f"Another port: HTTP_PORT={http_port + 1} make run",
+            error=True,
+        )
+        return FAILED
     workdir = (args.workdir or _default_workdir(port)).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     # Until the runner takes the signals over, SIGTERM unwinds as Ctrl-C does.
@@ -74,7 +93,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     servers = contextlib.ExitStack()
     try:
         endpoints = start_servers(servers, workdir=workdir, port=port)
-        return _serve(endpoints, once=args.once)
+        return _serve(endpoints, once=args.once, http_port=http_port)
     except PortTaken:
         say(port_taken(port, workdir), error=True)
         return FAILED
@@ -109,7 +128,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _serve(endpoints: Endpoints, *, once: bool) -> int:
+def _serve(endpoints: Endpoints, *, once: bool, http_port: int) -> int:
     _point_aws_at(endpoints)
     session = aws_session()
     stack = provision(
@@ -124,25 +143,34 @@ def _serve(endpoints: Endpoints, *, once: bool) -> int:
     os.environ.setdefault("NOTIFIER_FEEDBACK_TOPIC_ARNS", stack.feedback_topic_arn)
     os.environ.setdefault("NOTIFIER_SES_CONFIGURATION_SET", stack.configuration_set)
     os.environ.setdefault("NOTIFIER_STATUS_TOPIC_ARN", stack.status_topic_arn)
+    os.environ.setdefault("NOTIFIER_QUEUE_URL", stack.queue_url)  # the HTTP enqueue route's
     say(
         f"provisioned queue {resource_name(queue.url)} (visibility timeout"
         f" {stack.visibility_timeout} s, dead letters after {stack.max_receive_count} receives),"
         f" topic {resource_name(stack.topic_arn)} (filter channel=email), SES domain"
         f" {', '.join(domain for domain, _ in stack.sender_domains)}, {stack.sample_attachment}"
     )
+    # One handler for the runner and the HTTP API, one invocation at a time, as in one sandbox.
+    function = SerialFunction(InProcessFunction(bootstrap()))
     runner = Runner(
         queue=queue,
-        function=InProcessFunction(bootstrap()),
+        function=function,
         wait_seconds=WAIT_SECONDS,
         report=lambda line: say(f"runner  {line}"),
     )
+    try:
+        http = http_gateway.start(function, port=http_port, log=say)
+    except OSError as exc:
+        say(f"cannot serve the HTTP API on 127.0.0.1:{http_port}: {exc}", error=True)
+        return FAILED
+    say(f"HTTP API on {http.url} (docs/openapi.yaml), through the same handler")
     stop = StopFlag()
     outcomes: list[Outcome] = []
 
     def samples_done(outcome: Outcome) -> None:
         outcomes.append(outcome)
         if outcome is Outcome.SHOWN and not once:
-            say(_serving(endpoints, queue=stack.queue_url, topic=stack.topic_arn))
+            say(_serving(endpoints, queue=stack.queue_url, topic=stack.topic_arn, http=http.url))
             return
         if outcome is Outcome.SHOWN:
             say("--once: both samples shown, stopping")
@@ -161,9 +189,12 @@ def _serve(endpoints: Endpoints, *, once: bool) -> int:
     signal.signal(signal.SIGTERM, stop.handle_signal)
     watcher.start()
     samples.start()
-    batches = runner.run(stop)
-    _ignore_signals()
-    say(f"runner  stopped after {batches} batch(es)")
+    try:
+        batches = runner.run(stop)
+    finally:
+        _ignore_signals()
+        http.stop()
+    say(f"runner  stopped after {batches} batch(es); HTTP API stopped")
     watcher.stop()  # also ends a sample still waiting for its email
     samples.join(timeout_s=10)
     outcome = outcomes[0] if outcomes else Outcome.INTERRUPTED
@@ -179,18 +210,24 @@ def _stop_runner(stop: StopFlag) -> None:
     signal.pthread_kill(main_thread, signal.SIGTERM)
 
 
-def _serving(endpoints: Endpoints, *, queue: str, topic: str) -> str:
+def _serving(endpoints: Endpoints, *, queue: str, topic: str, http: str) -> str:
     python = shown(Path(sys.executable))
+    sample = shown(SAMPLE_EVENT)
     return "\n".join(
         [
             f"serving: queue {resource_name(queue)}, topic {resource_name(topic)},"
-            f" endpoint {endpoints.aws}",
+            f" endpoint {endpoints.aws}, HTTP API {http}",
             "  send more from another shell:",
             f"    export AWS_ENDPOINT_URL={endpoints.aws} AWS_DEFAULT_REGION={REGION}"
             " AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test",
             f"    {python} -m devtools send --via sqs --to you@example.com --subject Bonjour"
             " --text 'Hello' --attach invoices/12345.pdf",
-            "  (--via sns publishes to the topic); what became of an email (SES message id):",
+            "  (--via sns publishes to the topic); or over HTTP, now (POST /v1/emails/enqueue"
+            " queues it):",
+            f"    curl -s -H 'Content-Type: application/json' -H 'Idempotency-Key: hello-1'"
+            f" --data-binary @{sample} {http}/v1/emails",
+            "  what became of an email (its SES message id):",
+            f"    curl -s {http}/v1/emails/MESSAGE_ID",
             f"    AWS_ENDPOINT_URL_DYNAMODB={endpoints.dynamodb}"
             f" NOTIFIER_STATE_TABLE={os.environ.get('NOTIFIER_STATE_TABLE', '')}"
             f" {python} -m notifier status MESSAGE_ID",
@@ -218,9 +255,9 @@ def _point_aws_at(endpoints: Endpoints) -> None:
         os.environ.setdefault(name, value)
 
 
-def _port(raw: str) -> int:
+def _port(raw: str, *, default: int = DEFAULT_PORT) -> int:
     if not raw.strip():
-        return DEFAULT_PORT
+        return default
     try:
         port = int(raw)
     except ValueError:

@@ -12,7 +12,15 @@ from email.parser import BytesParser
 
 import attrs
 
-from notifier.domain.errors import AttachmentUnavailable, NotifierError, TransientError
+from notifier.adapters.inbound.message import dump_message
+from notifier.adapters.outbound.sqs import SQS_MAX_MESSAGE_BYTES
+from notifier.domain.errors import (
+    AttachmentUnavailable,
+    MessageTooLarge,
+    NotifierError,
+    TransientError,
+)
+from notifier.domain.model import MessageRequest
 from notifier.domain.ports import Unit
 from notifier.domain.state import (
     IdempotencyRecord,
@@ -252,3 +260,21 @@ class FakeStatusCallbacks:
     def statuses(self) -> list[str]:
         """The status of each published change, in order."""
         return [change.status for _record, change in self.published]
+
+
+class FakeEmailQueue:
+    """Keeps every queued message body (the JSON the SQS adapter sends) in order; raises the
+    queued errors first, one per call; refuses what SQS could not hold, as the adapter does."""
+
+    def __init__(self, *errors: Exception) -> None:
+        self.bodies: list[str] = []
+        self.errors = list(errors)
+
+    def enqueue(self, request: MessageRequest) -> str:
+        if self.errors:
+            raise self.errors.pop(0)
+        body = dump_message(request)
+        if len(body.encode("utf-8", "surrogatepass")) > SQS_MAX_MESSAGE_BYTES:
+            raise MessageTooLarge.one("(body)", "is over what a queue message may hold")
+        self.bodies.append(body)
+        return f"fake-sqs-{len(self.bodies)}"

@@ -7,6 +7,7 @@ the receive limit) and `TransientError` to "retry later" (HTTP 503, SQS redelive
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Self
 
 import attrs
 
@@ -54,9 +55,20 @@ class InvalidMessage(PermanentError):
         super().__init__("; ".join(f"{e.field}: {e.message}" for e in self.errors))
 
     @classmethod
-    def one(cls, field: str, message: str) -> InvalidMessage:
+    def one(cls, field: str, message: str) -> Self:
         """An error about a single field."""
         return cls([FieldError(field, message)])
+
+
+class MessageTooLarge(InvalidMessage):
+    """The message, once encoded, would be over the size limit (the HTTP API answers 413; a
+    direct invocation 400, as any invalid message)."""
+
+
+class EnqueueNotConfigured(PermanentError):
+    """No email queue to put a message on (NOTIFIER_QUEUE_URL is unset)."""
+
+    reason = "not_configured"
 
 
 class AttachmentUnavailable(PermanentError):

@@ -6,7 +6,7 @@ import enum
 from collections.abc import Collection, Sequence
 from typing import Protocol
 
-from notifier.domain.model import Mailbox
+from notifier.domain.model import Mailbox, MessageRequest
 from notifier.domain.state import IdempotencyRecord, Suppression
 from notifier.domain.status import EmailStatus, StatusChange
 
@@ -148,4 +148,14 @@ class StatusCallbacks(Protocol):
     def publish(self, record: EmailStatus, changes: Sequence[StatusChange]) -> None:
         """Publish each change of `record` (at least once); raise `TransientError` if any
         could not be published."""
+        ...
+
+
+class EmailQueue(Protocol):
+    """Where a message waits to be sent later (the email queue, SQS)."""
+
+    def enqueue(self, request: MessageRequest) -> str:
+        """Put the message on the queue and return the queue's id for it; raise
+        `MessageTooLarge` when it cannot fit a queue message, `TransientError` when the queue
+        cannot be reached, `EnqueueNotConfigured` when there is no queue."""
         ...

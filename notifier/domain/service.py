@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 import attrs
 
 from notifier.domain.budget import DEFAULT_BYTES_IN_FLIGHT, ByteBudget
-from notifier.domain.errors import AttachmentUnavailable, InvalidMessage
+from notifier.domain.errors import AttachmentUnavailable, InvalidMessage, MessageTooLarge
 from notifier.domain.idempotency import send_once
 from notifier.domain.mime import compose, message_id
 from notifier.domain.model import AlreadySent, AttachmentFile, EmailSent, SendEmail
@@ -91,7 +91,7 @@ class EmailService:
             message_id=message_id(unique=uuid.uuid4().hex, domain=command.sender.ascii_domain),
         )
         if len(raw) > self.policy.max_message_bytes:
-            raise InvalidMessage.one(
+            raise MessageTooLarge.one(
                 "(message)",
                 f"the composed message is {len(raw)} bytes,"
                 f" over the {self.policy.max_message_bytes}-byte limit",
@@ -109,7 +109,7 @@ class EmailService:
                 sizes.append(self.attachments.size(command.bucket, attachment.key))
         estimate = sum(encoded_size(size) for size in sizes)
         if estimate > self.policy.max_message_bytes:
-            raise InvalidMessage.one(
+            raise MessageTooLarge.one(
                 "attachments",
                 f"attachments total {sum(sizes)} bytes, about {estimate} bytes once encoded,"
                 f" over the {self.policy.max_message_bytes}-byte message limit",

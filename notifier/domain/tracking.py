@@ -53,6 +53,14 @@ class Tracker(Protocol):
         """Record a message refused before SES."""
         ...
 
+    def get(self, ses_message_id: str) -> EmailStatus | None:
+        """The live record of an SES message id, or None."""
+        ...
+
+    def find(self, idempotency_key: str) -> EmailStatus | None:
+        """The live record a sender-scoped idempotency key points at, or None."""
+        ...
+
 
 class NullTracker:
     """No state table (NOTIFIER_STATE_TABLE unset): no statuses, no callbacks."""
@@ -76,6 +84,14 @@ class NullTracker:
         recipients: tuple[str, ...] = (),
     ) -> StatusChange | None:
         """Nothing is kept."""
+        return None
+
+    def get(self, ses_message_id: str) -> EmailStatus | None:
+        """Nothing was kept."""
+        return None
+
+    def find(self, idempotency_key: str) -> EmailStatus | None:
+        """Nothing was kept."""
         return None
 
 

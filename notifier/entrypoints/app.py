@@ -11,7 +11,7 @@ import threading
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, NotRequired, TypedDict
+from typing import Any
 
 import structlog
 
@@ -23,13 +23,8 @@ from notifier.adapters.inbound.events import (
     sns_messages,
     sqs_messages,
 )
-from notifier.domain.errors import (
-    IdempotencyConflict,
-    InvalidMessage,
-    NotifierError,
-    PermanentError,
-    SendingPaused,
-)
+from notifier.adapters.inbound.http import InvalidRequest, parse_http_event
+from notifier.domain.errors import NotifierError, SendingPaused
 from notifier.domain.feedback import FeedbackService
 from notifier.domain.model import AlreadySent, EmailSent, MessageRequest, SendEmail
 from notifier.domain.ports import Metrics, Unit
@@ -39,49 +34,24 @@ from notifier.domain.status import StatusChange
 from notifier.domain.tracking import TENANT_TAG, Tracker, refusal
 from notifier.domain.validation import Validator
 from notifier.entrypoints.context import DEFAULT_TIMEOUT_SECONDS, LambdaContext
+from notifier.entrypoints.http_api import HttpApi
+from notifier.entrypoints.problems import problem
 from notifier.entrypoints.reporting import Envelope, Outcome, report
+from notifier.entrypoints.responses import (
+    BatchResponse,
+    ItemFailure,
+    direct_response,
+    unrecognised_event,
+)
 
 log = structlog.get_logger("notifier")
 
 RESPONSE_RESERVE_SECONDS = 1.0  # kept back from the deadline to log, flush metrics and return
 
 
-class ItemFailure(TypedDict):
-    itemIdentifier: str
-
-
-class BatchResponse(TypedDict):
-    batchItemFailures: list[ItemFailure]
-
-
-class ErrorItem(TypedDict):
-    field: str | None
-    message: str
-
-
-class DirectResponse(TypedDict):
-    statusCode: int
-    messageId: NotRequired[str]
-    duplicate: NotRequired[bool]
-    errors: NotRequired[list[ErrorItem]]
-
-
 class RecordsFailed(Exception):
     """Raised for SNS invocations with failed records, so Lambda's asynchronous retries and
     on-failure destination keep them."""
-
-
-def status_code(error: BaseException) -> int:
-    """HTTP-like status for a direct invocation's failure."""
-    if isinstance(error, InvalidMessage):
-        return 400
-    if isinstance(error, IdempotencyConflict):
-        return 409
-    if isinstance(error, PermanentError):
-        return 422
-    if isinstance(error, NotifierError):
-        return 503
-    return 500
 
 
 class App:
@@ -94,6 +64,7 @@ class App:
         service: EmailService,
         tracking: Tracker,
         feedback: FeedbackService,
+        http: HttpApi,
         feedback_topics: Collection[str] = (),
         metrics: Metrics,
         send_concurrency: int,
@@ -103,6 +74,7 @@ class App:
         self._service = service
         self._tracking = tracking
         self._feedback = feedback
+        self._http = http
         self._feedback_topics = frozenset(feedback_topics)
         self._metrics = metrics
         self._clock = clock
@@ -112,7 +84,7 @@ class App:
         self._cold = True
 
     def handle(self, event: Any, context: LambdaContext | None) -> Mapping[str, Any]:
-        """Handle a direct, SQS or SNS event (recognised by shape)."""
+        """Handle a direct, SQS, SNS or HTTP API event (recognised by shape)."""
         request_id = getattr(context, "aws_request_id", None) or "local"
         deadline = self._deadline(context)
         kind = classify(event)
@@ -150,20 +122,19 @@ class App:
                     f"{len(failed)} SNS record(s) not processed: {', '.join(failed)}"
                 )
             return {"processed": len(event["Records"])}
+        if kind is EventKind.HTTP:
+            try:
+                request = parse_http_event(event)
+            except InvalidRequest as exc:
+                return problem("invalid-request", str(exc), errors=exc.errors)
+            return self._http.handle(
+                request, send=lambda inbound: self._process_all([inbound], deadline)[0]
+            )
         if kind is EventKind.DIRECT:
             (outcome,) = self._process_all([direct_message(event, request_id)], deadline)
-            return _direct_response(outcome)
+            return direct_response(outcome)
         log.warning("event.unrecognised", event_type=type(event).__name__)
-        return DirectResponse(
-            statusCode=400,
-            errors=[
-                ErrorItem(
-                    field=None,
-                    message="unrecognised event: expected a notifier message (JSON object),"
-                    " an SQS batch or an SNS notification",
-                )
-            ],
-        )
+        return unrecognised_event()
 
     def _process_all(self, messages: Sequence[Inbound], deadline: float) -> list[Outcome]:
         paused = threading.Event()  # SES paused sending: do not attempt the rest of the batch
@@ -277,23 +248,6 @@ class App:
             log.warning(
                 "metrics.flush_failed", error_type=type(exc).__name__, error=redact(str(exc))
             )
-
-
-def _direct_response(outcome: Outcome) -> DirectResponse:
-    if outcome.sent is not None:
-        response = DirectResponse(statusCode=200, messageId=outcome.sent.ses_message_id)
-        if isinstance(outcome.sent, AlreadySent):
-            response["duplicate"] = True
-        return response
-    error = outcome.error
-    assert error is not None
-    if isinstance(error, InvalidMessage):
-        items = [ErrorItem(field=e.field, message=e.message) for e in error.errors]
-    elif isinstance(error, NotifierError):
-        items = [ErrorItem(field=None, message=str(error))]
-    else:
-        items = [ErrorItem(field=None, message="internal error; see the logs for this request")]
-    return DirectResponse(statusCode=status_code(error), errors=items)
 
 
 def _why(error: BaseException) -> str:

@@ -21,12 +21,14 @@ from notifier.adapters.outbound.null_state import NullIdempotencyStore, NullSupp
 from notifier.adapters.outbound.s3 import S3AttachmentStore
 from notifier.adapters.outbound.ses import SesMailer
 from notifier.adapters.outbound.sns import NullStatusCallbacks, SnsStatusCallbacks
+from notifier.adapters.outbound.sqs import NullEmailQueue, SqsEmailQueue
 from notifier.domain.budget import ByteBudget
 from notifier.domain.feedback import FeedbackService
 from notifier.domain.policy import Policy
 from notifier.domain.ports import (
     AddressParser,
     AttachmentStore,
+    EmailQueue,
     IdempotencyStore,
     Mailer,
     Metrics,
@@ -38,6 +40,7 @@ from notifier.domain.service import EmailService, utc_now
 from notifier.domain.tracking import NullTracker, StatusService, Tracker
 from notifier.domain.validation import Validator
 from notifier.entrypoints.app import App
+from notifier.entrypoints.http_api import HttpApi
 from notifier.entrypoints.logs import configure_logging
 from notifier.entrypoints.settings import MetricsMode, Settings, SettingsError
 
@@ -53,6 +56,7 @@ def bootstrap(
     suppression: SuppressionList | None = None,
     statuses: StatusStore | None = None,
     callbacks: StatusCallbacks | None = None,
+    queue: EmailQueue | None = None,
     clock: Callable[[], datetime] = utc_now,
     configure_logs: bool = True,
 ) -> App:
@@ -87,9 +91,14 @@ def bootstrap(
         callbacks = SnsStatusCallbacks(
             lambda: client(session(), "sns", retries=3, pool=pool), topic
         )
+    if queue is None and settings.queue_url:
+        url = settings.queue_url
+        # Created on first use: only the HTTP API's enqueue route sends to the queue.
+        queue = SqsEmailQueue(lambda: client(session(), "sqs", retries=3, pool=pool), url)
     # No state table: null objects, so that nothing downstream branches on a missing store.
     idempotency = idempotency or NullIdempotencyStore()
     suppression = suppression or NullSuppressionList()
+    queue = queue or NullEmailQueue()
     tracking: Tracker = (
         StatusService(
             store=statuses,
@@ -122,11 +131,13 @@ def bootstrap(
         transient_bounce_limit=settings.transient_bounce_limit,
         clock=clock,
     )
+    validator = Validator(policy, addresses)
     return App(
-        validator=Validator(policy, addresses),
+        validator=validator,
         service=service,
         tracking=tracking,
         feedback=feedback,
+        http=HttpApi(validator=validator, tracking=tracking, queue=queue, metrics=metrics),
         feedback_topics=settings.feedback_topic_arns,
         metrics=metrics,
         send_concurrency=settings.send_concurrency,

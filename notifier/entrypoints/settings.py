@@ -97,6 +97,7 @@ class Settings:
     status_retention_days: int = _setting(
         "NOTIFIER_STATUS_RETENTION_DAYS", 30, _bounded_int(1, 365)
     )
+    queue_url: str = _setting("NOTIFIER_QUEUE_URL", "", str.strip)
     transient_bounce_limit: int = _setting(
         "NOTIFIER_TRANSIENT_BOUNCE_LIMIT", 3, _bounded_int(1, 100)
     )

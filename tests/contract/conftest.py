@@ -6,6 +6,8 @@ Every test takes `store` (an `IdempotencyStore`), `suppressions` (a `Suppression
 on a fresh table of moto's server (marked `integration`). moto starts on the first
 `[dynamodb]` test, once per session, so `-m "not integration"` runs the fake half without it.
 The two halves must agree: the unit tests trust the fakes to behave as DynamoDB.
+test_email_queue.py holds the `EmailQueue` port (the HTTP API's enqueue route) to the same
+rule, on moto's SQS.
 """
 
 from __future__ import annotations

@@ -74,12 +74,9 @@ def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer]:
         server.stop()
 
 
-@pytest.fixture(autouse=True)
-def environment(localstack: LocalStack, moto: MotoServer, monkeypatch: pytest.MonkeyPatch) -> None:
-    """AWS clients pointed at LocalStack (DynamoDB at moto), and the handler's settings, for
-    this process and for every `python -m notifier` or `python -m devtools` the test starts."""
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    for name, value in {
+def e2e_environment(localstack: LocalStack, moto: MotoServer) -> dict[str, str]:
+    """AWS clients pointed at LocalStack (DynamoDB at moto), and the handler's settings."""
+    return {
         "AWS_ENDPOINT_URL": localstack.endpoint_url,
         "AWS_ENDPOINT_URL_DYNAMODB": moto.endpoint_url,
         "AWS_ACCESS_KEY_ID": "test",
@@ -89,7 +86,15 @@ def environment(localstack: LocalStack, moto: MotoServer, monkeypatch: pytest.Mo
         "NOTIFIER_ALLOWED_SENDERS": "@acubeapi.com",
         "NOTIFIER_ATTACHMENT_BUCKETS": BUCKET,
         "NOTIFIER_METRICS_MODE": "off",
-    }.items():
+    }
+
+
+@pytest.fixture(autouse=True)
+def environment(localstack: LocalStack, moto: MotoServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`e2e_environment()` for this process and for every `python -m notifier` or
+    `python -m devtools` the test starts."""
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    for name, value in e2e_environment(localstack, moto).items():
         monkeypatch.setenv(name, value)
 
 

@@ -35,11 +35,12 @@ SAMPLE_LINES = (
 class RunLocal:
     """One `python -m devtools.run_local` and its output (stdout and stderr), read as it comes."""
 
-    def __init__(self, *args: str, port: int, workdir: Path) -> None:
+    def __init__(self, *args: str, port: int, workdir: Path, http_port: int) -> None:
         # A developer's shell: no AWS or notifier settings.
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "NOTIFIER_"))}
-        env |= {"LOCALSTACK_PORT": str(port), "PYTHONUNBUFFERED": "1"}
+        env |= {"LOCALSTACK_PORT": str(port), "HTTP_PORT": str(http_port), "PYTHONUNBUFFERED": "1"}
         self.port = port
+        self.http_port = http_port
         self.workdir = workdir
         self.process = subprocess.Popen(
             [sys.executable, "-m", "devtools.run_local", "--workdir", str(workdir), *args],
@@ -98,8 +99,13 @@ def run_local(tmp_path: Path) -> Iterator[Callable[..., RunLocal]]:
     """Start run_local on a free port; whatever is left running at the end is killed."""
     started: list[RunLocal] = []
 
-    def start(*args: str, port: int | None = None) -> RunLocal:
-        run = RunLocal(*args, port=port or free_port(), workdir=tmp_path / "localstack")
+    def start(*args: str, port: int | None = None, http_port: int | None = None) -> RunLocal:
+        run = RunLocal(
+            *args,
+            port=port or free_port(),
+            http_port=http_port or free_port(),
+            workdir=tmp_path / "localstack",
+        )
         started.append(run)
         return run
 
@@ -163,14 +169,19 @@ def test_it_serves_what_is_sent_later_and_ctrl_c_stops_it_and_localstack(
     run_local: Callable[..., RunLocal],
 ) -> None:
     """GIVEN run_local serving after its two samples
-    WHEN a third email is sent with the command its serving line prints, its status asked with
-    the status command it prints, and then SIGINT comes
-    THEN the third email is shown and has a status record, the runner stops, LocalStack and
-    moto have gone, and the exit status is 0."""
+    WHEN a third email is sent with the command its serving line prints and its status asked
+    with the status command it prints, a fourth with its curl example (the HTTP API), its
+    status read with the other curl example, and then SIGINT comes
+    THEN the third and fourth emails are shown, each has a status record, the runner and the
+    HTTP API stop, LocalStack and moto have gone, and the exit status is 0."""
     run = run_local()
     run.wait_for("Ctrl-C to stop", timeout_s=40)
     servers = [run.pid("localstack"), run.pid("moto")]
-    export, send, status_command = (line.strip() for line in run.lines if line.startswith("    "))
+    commands = [line.strip() for line in run.lines if line.startswith("    ")]
+    export, send = commands[0], commands[1]
+    (status_command,) = [c for c in commands if " -m notifier status " in c]
+    (post,) = [c for c in commands if c.startswith("curl ") and "--data-binary" in c]
+    (get,) = [c for c in commands if c.startswith("curl ") and c.endswith("/MESSAGE_ID")]
 
     sent = subprocess.run(
         ["bash", "-c", f"{export} && {send}"], cwd=ROOT, capture_output=True, text=True, check=False
@@ -188,14 +199,41 @@ def test_it_serves_what_is_sent_later_and_ctrl_c_stops_it_and_localstack(
     )
     assert asked.returncode == 0, asked.stderr
     assert json.loads(asked.stdout)["status"] in {"sent", "delivered"}
+    posted = subprocess.run(["bash", "-c", post], cwd=ROOT, capture_output=True, check=False)
+    message_id = json.loads(posted.stdout)["messageId"]
+    run.wait_for("email 4 in the SES outbox", timeout_s=15)
+    read = subprocess.run(
+        ["bash", "-c", get.replace("MESSAGE_ID", message_id)], capture_output=True, check=False
+    )
     run.process.send_signal(signal.SIGINT)
     status = run.finish(timeout_s=20)
 
     assert status == 0, run.output()
+    assert json.loads(read.stdout)["ses_message_id"] == message_id
     assert any(line.startswith("runner  stopped after") for line in run.lines)
     assert run.lines[-2:] == ["moto stopped", "LocalStack stopped"]
     assert all(gone(pid) for pid in servers)
     assert not listening(run.port)
+    assert not listening(run.http_port)
+
+
+def test_a_taken_http_port_fails_at_once_and_says_what_to_do(
+    run_local: Callable[..., RunLocal],
+) -> None:
+    """GIVEN something listening on HTTP_PORT WHEN run_local starts THEN it exits 1 at once,
+    starting nothing, naming the port and another one to try."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        run = run_local(http_port=port)
+
+        status = run.finish(timeout_s=20)
+
+    assert status == 1
+    assert f"port {port} of 127.0.0.1 (the HTTP API) is already in use." in run.lines
+    assert f"Another port: HTTP_PORT={port + 1} make run" in run.lines
+    assert list(run.workdir.glob("*.pid")) == []
 
 
 def test_a_taken_port_fails_at_once_and_says_what_to_do(

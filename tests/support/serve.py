@@ -25,6 +25,7 @@ import attrs
 from tests.support.privacy import Leak, PrivateData
 
 ROOT = Path(__file__).resolve().parents[2]
+_HTTP = re.compile(r"^serving the HTTP API on (http://127\.0\.0\.1:\d+) ", re.MULTILINE)
 _BATCH = re.compile(
     r"^batch (\d+): received (\d+), ok (\d+), failed (\d+), deleted (\d+)", re.MULTILINE
 )
@@ -73,8 +74,10 @@ class ServeProcess:
         env: Mapping[str, str],
         log_path: Path,
         wait_seconds: int = 1,
+        http: bool = False,
     ) -> ServeProcess:
-        """Start serving `queue_url` with the handler in the child; its output in `log_path`."""
+        """Start serving `queue_url` with the handler in the child; its output in `log_path`.
+        `http`: also the HTTP API (`--http`), on a free port (`http_url()` says which)."""
         with log_path.open("wb") as log:
             process = subprocess.Popen(
                 [
@@ -84,6 +87,7 @@ class ServeProcess:
                     "serve",
                     f"--queue-url={queue_url}",
                     f"--wait-seconds={wait_seconds}",
+                    *(["--http", "--port=0"] if http else []),
                 ],
                 cwd=ROOT,
                 env=dict(env),
@@ -137,6 +141,13 @@ class ServeProcess:
     def wait_until_serving(self, timeout_s: float = 30.0) -> None:
         """Until the runner has bootstrapped the handler and starts polling."""
         self.wait_for(lambda text: "\nserving " in f"\n{text}", timeout_s, "serving")
+
+    def http_url(self, timeout_s: float = 30.0) -> str:
+        """The HTTP API's URL, once `serve --http` says it serves it."""
+        self.wait_for(lambda text: _HTTP.search(text) is not None, timeout_s, "the HTTP API")
+        found = _HTTP.search(self.output())
+        assert found is not None
+        return found[1]
 
     def wait_for_batches(self, count: int, timeout_s: float = 30.0) -> list[Batch]:
         self.wait_for(lambda _: len(self.batches()) >= count, timeout_s, f"{count} batch(es)")

@@ -14,6 +14,7 @@ from notifier.entrypoints.bootstrap import bootstrap
 from notifier.entrypoints.settings import Settings
 from tests.fakes import (
     FakeAttachmentStore,
+    FakeEmailQueue,
     FakeIdempotencyStore,
     FakeMailer,
     FakeMetrics,
@@ -21,6 +22,7 @@ from tests.fakes import (
     FakeStatusStore,
     FakeSuppressionList,
 )
+from tests.unit.api_support import Api
 
 FIXED_NOW = datetime(2026, 11, 28, 9, 30, tzinfo=UTC)
 
@@ -71,14 +73,16 @@ def make_app(
     mailer: FakeMailer, store: FakeAttachmentStore, metrics: FakeMetrics
 ) -> Callable[..., App]:
     """The app with fakes; pass `idempotency=`/`suppression=`/`statuses=` fakes to turn state
-    on, `callbacks=` to keep what status changes publish, and `own_mailer=` for a second app
-    whose SES message ids start again at `fake-ses-1`."""
+    on, `callbacks=` to keep what status changes publish, `queue=` for the HTTP API's email
+    queue, and `own_mailer=` for a second app whose SES message ids start again at
+    `fake-ses-1`."""
 
     def make(
         idempotency: FakeIdempotencyStore | None = None,
         suppression: FakeSuppressionList | None = None,
         statuses: FakeStatusStore | None = None,
         callbacks: FakeStatusCallbacks | None = None,
+        queue: FakeEmailQueue | None = None,
         clock: Callable[[], datetime] = lambda: FIXED_NOW,
         own_mailer: FakeMailer | None = None,
         **settings: Any,
@@ -93,6 +97,7 @@ def make_app(
             suppression=suppression,
             statuses=statuses,
             callbacks=callbacks,
+            queue=queue,
             clock=clock,
             configure_logs=False,
         )
@@ -103,3 +108,36 @@ def make_app(
 @pytest.fixture
 def app(make_app: Callable[..., App]) -> App:
     return make_app()
+
+
+@pytest.fixture
+def make_api(
+    make_app: Callable[..., App], mailer: FakeMailer, metrics: FakeMetrics
+) -> Callable[..., Api]:
+    """The app with state (idempotency, suppression, statuses) and a queue, all fakes;
+    `queue=` and `statuses=` replace theirs, other keywords are settings."""
+
+    def make(
+        *,
+        queue: FakeEmailQueue | None = None,
+        statuses: FakeStatusStore | None = None,
+        suppression: FakeSuppressionList | None = None,
+        **settings: Any,
+    ) -> Api:
+        queue = queue if queue is not None else FakeEmailQueue()
+        statuses = statuses if statuses is not None else FakeStatusStore()
+        app = make_app(
+            idempotency=FakeIdempotencyStore(),
+            suppression=suppression or FakeSuppressionList(),
+            statuses=statuses,
+            queue=queue,
+            **settings,
+        )
+        return Api(app=app, mailer=mailer, queue=queue, statuses=statuses, metrics=metrics)
+
+    return make
+
+
+@pytest.fixture
+def api(make_api: Callable[..., Api]) -> Api:
+    return make_api()

@@ -128,6 +128,7 @@ def test_each_variable_takes_its_own_parameter_or_fixed_value(function: dict[str
         "NOTIFIER_FEEDBACK_TOPIC_ARNS": {"Ref": "FeedbackTopic"},
         "NOTIFIER_STATUS_TOPIC_ARN": {"Ref": "StatusTopic"},
         "NOTIFIER_STATUS_RETENTION_DAYS": {"Ref": "StatusRetentionDays"},
+        "NOTIFIER_QUEUE_URL": {"Ref": "EmailQueue"},
     }
 
 
@@ -151,12 +152,21 @@ def test_template_values_are_ones_the_settings_accept(
     assert problems == []
 
 
-def test_the_function_has_exactly_its_three_event_sources(function: dict[str, Any]) -> None:
-    """The email queue, the email topic and the feedback topic, nothing else: a second
-    subscription to the email topic without the filter would pass every other test."""
+def test_the_function_has_exactly_its_event_sources(function: dict[str, Any]) -> None:
+    """The email queue, the email topic, the feedback topic and the HTTP API's routes, nothing
+    else: a second subscription to the email topic without the filter would pass every other
+    test (the routes are held to docs/openapi.yaml in test_template_http.py)."""
     kinds = {name: event["Type"] for name, event in function["Events"].items()}
 
-    assert kinds == {"EmailQueue": "SQS", "EmailTopic": "SNS", "FeedbackTopic": "SNS"}
+    assert kinds == {
+        "EmailQueue": "SQS",
+        "EmailTopic": "SNS",
+        "FeedbackTopic": "SNS",
+        "SendEmail": "HttpApi",
+        "EnqueueEmail": "HttpApi",
+        "GetEmailStatus": "HttpApi",
+        "OtherRequests": "HttpApi",
+    }
 
 
 def test_queue_event_reports_batch_item_failures_in_batches_of_ten(

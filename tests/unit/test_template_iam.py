@@ -110,7 +110,8 @@ def test_every_statement_of_the_function_role_allows_named_actions_on_named_reso
             "sqs:ReceiveMessage",
             "sqs:DeleteMessage",
             "sqs:GetQueueAttributes",
-            "sqs:SendMessage",
+            "sqs:SendMessage",  # failed SNS invocations
+            "sqs:SendMessage",  # the HTTP API's enqueue route
             "sns:Publish",  # status callbacks
             "dynamodb:GetItem",
             "dynamodb:PutItem",
@@ -204,7 +205,8 @@ def test_the_function_reaches_only_its_own_queue_table_key_and_log_group(
     statements: list[dict[str, Any]],
 ) -> None:
     """Each SQS, SNS, DynamoDB, KMS and Logs permission names its one resource of this
-    template."""
+    template; the function sends to two queues: the failed SNS invocations it records, and the
+    email queue, for the HTTP API's enqueue route."""
     queue = {"Fn::GetAtt": ["EmailQueue", "Arn"]}
     table = {"Fn::GetAtt": ["StateTable", "Arn"]}
     key = {"Fn::GetAtt": ["NotifierKey", "Arn"]}
@@ -215,7 +217,6 @@ def test_the_function_reaches_only_its_own_queue_table_key_and_log_group(
         "sqs:ReceiveMessage": queue,
         "sqs:DeleteMessage": queue,
         "sqs:GetQueueAttributes": queue,
-        "sqs:SendMessage": {"Fn::GetAtt": ["FailedInvocationsQueue", "Arn"]},
         "sns:Publish": {"Ref": "StatusTopic"},
         "dynamodb:GetItem": table,
         "dynamodb:PutItem": table,
@@ -228,6 +229,14 @@ def test_the_function_reaches_only_its_own_queue_table_key_and_log_group(
     for action, resource in expected.items():
         (statement,) = _by_action(statements, action)
         assert statement["Resource"] == resource, action
+    assert {s["Sid"]: s["Resource"] for s in _by_action(statements, "sqs:SendMessage")} == {
+        "RecordFailedSnsInvocations": {"Fn::GetAtt": ["FailedInvocationsQueue", "Arn"]},
+        "EnqueueHttpRequests": queue,
+    }
+    assert [_actions(s) for s in _by_action(statements, "sqs:SendMessage")] == [
+        ["sqs:SendMessage"],
+        ["sqs:SendMessage"],
+    ]
     scan = [s for s in statements if "dynamodb:Scan" in _actions(s)]
     assert scan == []  # listing the suppression list is the operators' CLI, not the function
 
@@ -264,9 +273,10 @@ def test_messages_and_state_at_rest_are_encrypted(
     template: dict[str, Any], resources: dict[str, Any]
 ) -> None:
     """Every queue (the dead-letter queue holds whole messages, addresses and bodies) uses
-    SSE-SQS; the state table (addresses in its keys), the log group and the feedback and alarm
-    topics use the stack's key, which rotates; the email topic uses SNS's AWS-managed key
-    (which also rules out cross-account publishers). Logs expire after 30 days by default."""
+    SSE-SQS; the state table (addresses in its keys), the log groups (the function's and the
+    HTTP API's access log) and the feedback and alarm topics use the stack's key, which
+    rotates; the email topic uses SNS's AWS-managed key (which also rules out cross-account
+    publishers). Logs expire after 30 days by default."""
     queues = {
         name: r["Properties"] for name, r in resources.items() if r["Type"] == "AWS::SQS::Queue"
     }
@@ -285,7 +295,8 @@ def test_messages_and_state_at_rest_are_encrypted(
     }
     assert table == {"SSEEnabled": True, "SSEType": "KMS", "KMSMasterKeyId": {"Ref": "NotifierKey"}}
     assert resources["NotifierKey"]["Properties"]["EnableKeyRotation"] is True
-    log_group = resources["FunctionLogGroup"]["Properties"]
-    assert log_group["KmsKeyId"] == {"Fn::GetAtt": ["NotifierKey", "Arn"]}
-    assert log_group["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+    for name in ("FunctionLogGroup", "ApiAccessLogGroup"):
+        log_group = resources[name]["Properties"]
+        assert log_group["KmsKeyId"] == {"Fn::GetAtt": ["NotifierKey", "Arn"]}, name
+        assert log_group["RetentionInDays"] == {"Ref": "LogRetentionDays"}, name
     assert template["Parameters"]["LogRetentionDays"]["Default"] == 30

@@ -3,6 +3,8 @@
 - SQS: `Records[*].eventSource == "aws:sqs"`; a body that is an SNS envelope (SNS -> SQS
   without raw message delivery) is unwrapped.
 - SNS: `Records[*].EventSource == "aws:sns"`; each `Sns.Message` is a message.
+- HTTP: an API Gateway HTTP API event, payload format 2.0 (`version: "2.0"` and
+  `requestContext.http`), parsed by `notifier.adapters.inbound.http`.
 - Direct: any other JSON object without `Records` is the message itself.
 """
 
@@ -15,6 +17,7 @@ from typing import Any
 
 import attrs
 
+from notifier.adapters.inbound.http import is_http_event
 from notifier.adapters.inbound.message import decode_json, parse_message
 from notifier.adapters.inbound.ses_feedback import parse_ses_notification, setup_notice
 from notifier.domain.errors import InvalidMessage
@@ -26,6 +29,7 @@ class EventKind(enum.Enum):
     DIRECT = "direct"
     SQS = "sqs"
     SNS = "sns"
+    HTTP = "http"
     UNKNOWN = "unknown"
 
 
@@ -47,7 +51,7 @@ def classify(event: Any) -> EventKind:
         return EventKind.UNKNOWN
     records = event.get("Records")
     if records is None:
-        return EventKind.DIRECT
+        return EventKind.HTTP if is_http_event(event) else EventKind.DIRECT
     if not isinstance(records, list) or not records:
         return EventKind.UNKNOWN
     sources = [

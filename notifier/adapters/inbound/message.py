@@ -92,6 +92,31 @@ def parse_message(data: Any) -> MessageRequest:
         raise InvalidMessage(_field_errors(exc, "")) from None
 
 
+def dump_message(request: MessageRequest) -> str:
+    """The message as producers write it, the inverse of `parse_message`: JSON without the
+    optional fields left at their defaults, so that it parses back to an equal request."""
+    data = _converter.unstructure(request)
+    for name, default in _DEFAULTS:
+        if getattr(request, name) == default:
+            del data[name]
+    for attachment in data.get("attachments", ()):
+        for name in [name for name, value in attachment.items() if value is None]:
+            del attachment[name]
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+
+
+def _default(field: attrs.Attribute[Any]) -> Any:
+    factory = getattr(field.default, "factory", None)  # attrs.Factory(dict), say
+    return factory() if callable(factory) else field.default
+
+
+_DEFAULTS = tuple(
+    (field.name, _default(field))
+    for field in attrs.fields(MessageRequest)
+    if field.default is not attrs.NOTHING
+)
+
+
 def _field_errors(exc: BaseException, path: str) -> Iterator[FieldError]:
     if isinstance(exc, ForbiddenExtraKeysError):
         import difflib  # only for this error message: not worth its import at every cold start
