@@ -1,5 +1,5 @@
-"""Rootful podman with the project's configuration, and a Lambda Runtime API for a function
-container to poll.
+"""Rootful podman with the project's configuration, and invocations of a function container
+through `devtools.runtime_api.RuntimeApi`.
 
 podman stands in for the Docker engine this machine lacks: it builds the real Dockerfile on a
 local stand-in of the AWS base image (mk/podman/build-standin.sh) and runs the function's
@@ -12,21 +12,19 @@ from __future__ import annotations
 
 import json
 import os
-import queue
 import shutil
 import subprocess
-import sys
-import threading
 import time
 import uuid
-from collections.abc import Iterator, Mapping
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Mapping
+from concurrent.futures import FIRST_COMPLETED, wait
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import attrs
 
 from devtools.processes import spawn, stop_group, tail
+from devtools.runtime_api import Posted, RuntimeApi
 from tests.container.harness import BUILD_TIMEOUT_S, REPO_ROOT, run
 
 PODMAN_DIR = REPO_ROOT / ".podman"
@@ -39,6 +37,8 @@ REQUIRED_PROGRAMS = ("podman", "runc", "debootstrap")
 PROBE_TIMEOUT_S = 30.0
 COMMAND_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 30.0
+ANSWER_TIMEOUT_S = 60.0  # an invocation's deadline, and how long a test waits for its answer
+POLL_S = 0.2  # how often a wait looks whether the container is still running
 
 
 def unavailable_reason() -> str | None:
@@ -163,185 +163,37 @@ def contents(image: str, probe: str) -> Any:
     return json.loads(result.stdout)
 
 
-@attrs.frozen
-class Answer:
-    """What the function posted for one invocation: its response, or its error."""
-
-    kind: Literal["response", "error"]
-    body: Any
-
-
-@attrs.define
-class _Invocation:
-    request_id: str
-    event: bytes
-    answered: threading.Event = attrs.field(factory=threading.Event)
-    answer: Answer | None = None
-
-
-RUNTIME = "/2018-06-01/runtime"
-FUNCTION_ARN = "arn:aws:lambda:us-east-1:000000000000:function:notifier"
-POLL_S = 0.2
-
-
-class RuntimeApi:
-    """Lambda's Runtime API for one function, on a free port of 127.0.0.1.
-
-    `invoke` queues an event and waits for the answer. The function's runtime interface client
-    takes the event from GET invocation/next (with the request id, deadline and function ARN
-    headers) and posts invocation/{id}/response or invocation/{id}/error; a cold start that
-    fails posts init/error instead, which `invoke` reports at once.
-    """
-
-    def __init__(self, *, timeout_s: float = 60.0) -> None:
-        self.timeout_s = timeout_s
-        self.init_error: Any = None
-        self._pending: queue.Queue[_Invocation] = queue.Queue()
-        self._invocations: dict[str, _Invocation] = {}
-        self._closing = threading.Event()
-        self._server = _RuntimeApiServer(self)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def address(self) -> str:
-        """host:port, the value of AWS_LAMBDA_RUNTIME_API."""
-        host, port = self._server.server_address[:2]
-        return f"{host!s}:{port}"
-
-    def __enter__(self) -> RuntimeApi:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._closing.set()  # releases a GET invocation/next that is waiting
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join()
-
-    def invoke(self, event: Any, *, container: Container) -> Answer:
-        """Hand `event` to the function and wait for its answer; fail with the container's
-        output if the cold start fails, the container stops or no answer comes in time."""
-        invocation = _Invocation(request_id=str(uuid.uuid4()), event=json.dumps(event).encode())
-        self._invocations[invocation.request_id] = invocation
-        self._pending.put(invocation)
-        deadline = time.monotonic() + self.timeout_s
-        while not invocation.answered.wait(POLL_S):
-            if self.init_error is not None:
-                raise AssertionError(
-                    f"the cold start failed: {self.init_error}\n{container.logs()}"
-                )
-            if (code := container.exit_code()) is not None:
-                raise AssertionError(f"the container exited with {code}\n{container.logs()}")
-            if time.monotonic() > deadline:
-                raise AssertionError(f"no answer in {self.timeout_s:.0f} s\n{container.logs()}")
-        assert invocation.answer is not None
-        return invocation.answer
-
-    def wait_for_init_error(self, *, container: Container) -> Any:
-        """The body the function posted to init/error; fail if it never posts one."""
-        deadline = time.monotonic() + self.timeout_s
-        while self.init_error is None:
-            if time.monotonic() > deadline:
-                raise AssertionError(f"no init/error in {self.timeout_s:.0f} s\n{container.logs()}")
-            time.sleep(POLL_S)
-        return self.init_error
-
-    def next_invocation(self) -> _Invocation | None:
-        """The next queued invocation, waiting for one; None once the server is closing."""
-        while not self._closing.is_set():
-            try:
-                return self._pending.get(timeout=POLL_S)
-            except queue.Empty:
-                continue
-        return None
-
-    def record(self, request_id: str, kind: Literal["response", "error"], body: Any) -> bool:
-        """Keep the function's answer to `request_id`; False when no such invocation exists."""
-        invocation = self._invocations.get(request_id)
-        if invocation is None:
-            return False
-        invocation.answer = Answer(kind=kind, body=body)
-        invocation.answered.set()
-        return True
-
-    def headers(self, invocation: _Invocation) -> dict[str, str]:
-        """The headers of GET invocation/next that the runtime interface client reads."""
-        deadline_ms = int((time.time() + self.timeout_s) * 1000)
-        return {
-            "Lambda-Runtime-Aws-Request-Id": invocation.request_id,
-            "Lambda-Runtime-Deadline-Ms": str(deadline_ms),
-            "Lambda-Runtime-Invoked-Function-Arn": FUNCTION_ARN,
-            "Content-Type": "application/json",
-        }
+def invoke(
+    api: RuntimeApi, event: Any, *, container: Container, timeout_s: float = ANSWER_TIMEOUT_S
+) -> Posted:
+    """Hand `event` to the function through `api` and wait for its response or error; fail
+    with the container's output if the cold start fails, the container stops or no answer
+    comes in time."""
+    invocation = api.invoke(json.dumps(event).encode(), timeout_s=timeout_s)
+    deadline = time.monotonic() + timeout_s
+    while not invocation.posted.done():
+        if api.init_error.done():
+            failure = f"the cold start failed: {api.init_error.result()}"
+            raise AssertionError(f"{failure}\n{_context(api, container)}")
+        if (code := container.exit_code()) is not None:
+            raise AssertionError(f"the container exited with {code}\n{_context(api, container)}")
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no answer in {timeout_s:.0f} s\n{_context(api, container)}")
+        wait([invocation.posted, api.init_error], timeout=POLL_S, return_when=FIRST_COMPLETED)
+    return invocation.posted.result()
 
 
-class _RuntimeApiServer(ThreadingHTTPServer):
-    def __init__(self, api: RuntimeApi) -> None:
-        super().__init__(("127.0.0.1", 0), _RuntimeApiHandler)
-        self.api = api
+def wait_for_init_error(
+    api: RuntimeApi, *, container: Container, timeout_s: float = ANSWER_TIMEOUT_S
+) -> Posted:
+    """What the function posted to init/error; fail if it posts none in time."""
+    try:
+        return api.init_error.result(timeout=timeout_s)
+    except TimeoutError:
+        failure = f"no init/error in {timeout_s:.0f} s"
+        raise AssertionError(f"{failure}\n{_context(api, container)}") from None
 
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """Quiet about a connection the container dropped (it was removed mid-request)."""
-        if not isinstance(sys.exc_info()[1], ConnectionError):
-            super().handle_error(request, client_address)
 
-
-class _RuntimeApiHandler(BaseHTTPRequestHandler):
-    # HTTP/1.1: the client keeps its connection and may send "Expect: 100-continue".
-    protocol_version = "HTTP/1.1"
-    server: _RuntimeApiServer
-
-    @property
-    def api(self) -> RuntimeApi:
-        return self.server.api
-
-    def do_GET(self) -> None:
-        if self.path != f"{RUNTIME}/invocation/next":
-            self._reply(404, {"errorMessage": f"no route {self.path}"})
-            return
-        invocation = self.api.next_invocation()
-        if invocation is None:  # closing: the container is gone, nobody reads an answer
-            self.close_connection = True
-            return
-        self._send(200, invocation.event, self.api.headers(invocation))
-
-    def do_POST(self) -> None:
-        body = json.loads(self._body() or b"null")
-        parts = self.path.removeprefix(RUNTIME).strip("/").split("/")
-        match parts:
-            case ["init", "error"]:
-                self.api.init_error = body
-                self._reply(202, {"status": "OK"})
-            case ["invocation", request_id, ("response" | "error") as kind]:
-                if self.api.record(request_id, kind, body):
-                    self._reply(202, {"status": "OK"})
-                else:
-                    self._reply(400, {"errorMessage": f"unknown request id {request_id}"})
-            case _:
-                self._reply(404, {"errorMessage": f"no route {self.path}"})
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Quiet: a failing test prints the container's output, not the access log."""
-
-    def _body(self) -> bytes:
-        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            return b"".join(self._chunks())
-        return self.rfile.read(int(self.headers.get("Content-Length") or 0))
-
-    def _chunks(self) -> Iterator[bytes]:
-        while size := int(self.rfile.readline().split(b";")[0], 16):
-            yield self.rfile.read(size)
-            self.rfile.readline()  # the CRLF after the chunk
-        while self.rfile.readline() not in (b"\r\n", b"\n", b""):  # trailers
-            pass
-
-    def _reply(self, status: int, body: Any) -> None:
-        self._send(status, json.dumps(body).encode(), {"Content-Type": "application/json"})
-
-    def _send(self, status: int, body: bytes, headers: Mapping[str, str]) -> None:
-        self.send_response(status)
-        for name, value in headers.items():
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+def _context(api: RuntimeApi, container: Container) -> str:
+    requests = "\n".join(f"  {line}" for line in api.requests) or "  (none)"
+    return f"Runtime API requests:\n{requests}\n{container.logs()}"

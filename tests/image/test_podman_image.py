@@ -25,6 +25,7 @@ import attrs
 import boto3
 import pytest
 
+from devtools.runtime_api import Posted, RuntimeApi
 from tests.container.harness import load_event, run
 from tests.image import podman
 from tests.support.localstack import LocalStack, start_localstack
@@ -35,6 +36,7 @@ pytestmark = pytest.mark.integration
 HANDLER = "notifier.entrypoints.lambda_handler.handler"
 SENDER_DOMAIN = "acubeapi.com"
 REGION = "us-east-1"
+FUNCTION_ARN = f"arn:aws:lambda:{REGION}:000000000000:function:notifier"
 FUNCTION_IMAGE = "notifier:podman-test"
 TOOLS_IMAGE = "notifier-tools:podman-test"
 
@@ -99,15 +101,15 @@ def outbox(localstack: LocalStack) -> SesOutbox:
 class Function:
     """The function's image running, polling `api` for invocations."""
 
-    api: podman.RuntimeApi
+    api: RuntimeApi
     container: podman.Container
 
-    def invoke(self, event: Any) -> podman.Answer:
+    def invoke(self, event: Any) -> Posted:
         """Invoke the function once through the Runtime API; its response or error."""
-        return self.api.invoke(event, container=self.container)
+        return podman.invoke(self.api, event, container=self.container)
 
 
-def _environment(localstack: LocalStack, api: podman.RuntimeApi) -> dict[str, str]:
+def _environment(localstack: LocalStack, api: RuntimeApi) -> dict[str, str]:
     """What Lambda and the SAM template would set, with AWS at the module's LocalStack."""
     return {
         "AWS_LAMBDA_RUNTIME_API": api.address,
@@ -137,7 +139,7 @@ def _running(image: str, env: dict[str, str], log_path: Path) -> Iterator[podman
 @pytest.fixture
 def function(function_image: str, localstack: LocalStack, tmp_path: Path) -> Iterator[Function]:
     """The function's image started with its own entry point and command; removed afterwards."""
-    with podman.RuntimeApi() as api:
+    with RuntimeApi(function_arn=FUNCTION_ARN) as api:
         env = _environment(localstack, api)
         with _running(function_image, env, tmp_path / "function.log") as container:
             yield Function(api=api, container=container)
@@ -153,10 +155,11 @@ def test_direct_invocation_is_sent_through_ses(function: Function, outbox: SesOu
     answer = function.invoke(load_event("direct.json", subject=subject))
 
     assert answer.kind == "response", f"{answer}\n{function.container.logs()}"
-    assert answer.body == {"statusCode": 200, "messageId": answer.body.get("messageId")}
-    assert answer.body["messageId"], answer
+    body = answer.json()
+    assert body == {"statusCode": 200, "messageId": body.get("messageId")}
+    assert body["messageId"], answer
     (sent,) = outbox.wait_for(1, matching=_with_subject(subject))
-    assert sent.message_id == answer.body["messageId"]
+    assert sent.message_id == body["messageId"]
     assert sent.recipients == ("user@example.com",)
 
 
@@ -169,7 +172,7 @@ def test_an_sns_record_not_sent_is_reported_as_an_invocation_error(function: Fun
     answer = function.invoke(event)
 
     assert answer.kind == "error", f"{answer}\n{function.container.logs()}"
-    assert answer.body["errorType"] == "RecordsFailed", answer
+    assert answer.json()["errorType"] == "RecordsFailed", answer
 
 
 def test_a_bad_setting_fails_the_cold_start_through_init_error(
@@ -177,10 +180,10 @@ def test_a_bad_setting_fails_the_cold_start_through_init_error(
 ) -> None:
     """A bad NOTIFIER_* value fails the module import, and the runtime client reports it on
     init/error with the variable's name, before any invocation."""
-    with podman.RuntimeApi() as api:
+    with RuntimeApi(function_arn=FUNCTION_ARN) as api:
         env = {**_environment(localstack, api), "NOTIFIER_METRICS_MODE": "sideways"}
         with _running(function_image, env, tmp_path / "function.log") as container:
-            error = api.wait_for_init_error(container=container)
+            error = podman.wait_for_init_error(api, container=container).json()
 
     assert error["errorType"] == "SettingsError", error
     assert "NOTIFIER_METRICS_MODE" in error["errorMessage"], error
