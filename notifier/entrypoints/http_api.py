@@ -220,10 +220,13 @@ Sender = Callable[[Inbound], Outcome]
 def _route(request: HttpRequest) -> tuple[Route | None, dict[str, str], list[str]]:
     """The route for the request's method and path, its path parameters, and, when only the
     method is wrong, the methods the path allows. Each segment is percent-decoded once, so an
-    encoded `/` (`%2F`) stays inside its segment."""
+    encoded `/` (`%2F`) stays inside its segment. As in OpenAPI, a concrete path is matched
+    before a templated one: `/v1/emails/enqueue` is the enqueue route's path alone, never a
+    message id."""
     segments = [urllib.parse.unquote(segment) for segment in request.path.split("/")]
+    concrete = [r for r in ROUTES if "{" not in r.path and r.match(segments) is not None]
     allowed = []
-    for route in ROUTES:
+    for route in concrete or ROUTES:
         parameters = route.match(segments)
         if parameters is None:
             continue

@@ -66,18 +66,21 @@ def function_statuses(method: str, path: str | None) -> set[int]:
 
 def operation_for(method: str, raw_path: str) -> tuple[str, str] | None:
     """The documented (METHOD, template) a request matches (each path segment
-    percent-decoded), or None."""
+    percent-decoded), or None. As OpenAPI says, a concrete path is matched before a templated
+    one: a path that is some operation's concrete path matches no templated operation."""
     segments = [urllib.parse.unquote(segment) for segment in raw_path.split("/")]
-    for found_method, template in operations():
+
+    def fits(template: str) -> bool:
         expected = template.split("/")
-        if (
-            found_method == method
-            and len(expected) == len(segments)
-            and all(
-                (e.startswith("{") and given) or e == given
-                for e, given in zip(expected, segments, strict=True)
-            )
-        ):
+        return len(expected) == len(segments) and all(
+            (e.startswith("{") and given) or e == given
+            for e, given in zip(expected, segments, strict=True)
+        )
+
+    paths = [template for _method, template in operations() if fits(template)]
+    concrete = [template for template in paths if "{" not in template]
+    for found_method, template in operations():
+        if found_method == method and template in (concrete or paths):
             return found_method, template
     return None
 
