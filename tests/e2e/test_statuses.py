@@ -13,7 +13,6 @@ import json
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
@@ -27,7 +26,6 @@ from tests.e2e.conftest import (
     BackgroundRunner,
     message,
     provision_stack,
-    start_runner,
     wait_until,
 )
 from tests.support.ses_outbox import SesOutbox
@@ -45,15 +43,6 @@ def stack(monkeypatch: pytest.MonkeyPatch) -> Provisioned:
     monkeypatch.setenv("NOTIFIER_SES_CONFIGURATION_SET", provisioned.configuration_set)
     monkeypatch.setenv("NOTIFIER_STATUS_TOPIC_ARN", provisioned.status_topic_arn)
     return provisioned
-
-
-@pytest.fixture
-def runner(stack: Provisioned) -> Iterator[BackgroundRunner]:
-    background = start_runner(stack)
-    try:
-        yield background
-    finally:
-        background.close()
 
 
 @pytest.fixture

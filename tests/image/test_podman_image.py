@@ -22,13 +22,12 @@ from pathlib import Path
 from typing import Any
 
 import attrs
-import boto3
 import pytest
 
 from devtools.runtime_api import Posted, RuntimeApi
 from tests.container.harness import load_event, run
 from tests.image import podman
-from tests.support.localstack import LocalStack, start_localstack
+from tests.support.localstack import LocalStack
 from tests.support.ses_outbox import SentEmail, SesOutbox
 
 pytestmark = pytest.mark.integration
@@ -68,33 +67,6 @@ def function_image(standin: str) -> str:
 def tools_image(standin: str) -> str:
     """The Dockerfile's `tools` stage: the local tooling compose runs beside the function."""
     return podman.build(target="tools", tag=TOOLS_IMAGE)
-
-
-@pytest.fixture(scope="module")
-def localstack(
-    podman_works: None, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[LocalStack]:
-    """SES on a LocalStack of this module's own, its domain verified.
-
-    Not the integration tier's session fixture: that one points this process's AWS_* variables
-    at itself for the whole session, and a second definition of it here would start a second
-    LocalStack and re-point them. The container gets its endpoint through its own environment.
-    """
-    running = start_localstack(services="ses", workdir=tmp_path_factory.mktemp("localstack"))
-    try:
-        with contextlib.closing(_ses_client(running.endpoint_url)) as ses:
-            ses.verify_domain_identity(Domain=SENDER_DOMAIN)
-        yield running
-    finally:
-        running.stop()
-
-
-@pytest.fixture
-def outbox(localstack: LocalStack) -> SesOutbox:
-    """The SES outbox of the module's LocalStack, emptied before the test."""
-    mailbox = SesOutbox(endpoint_url=localstack.endpoint_url)
-    mailbox.clear()
-    return mailbox
 
 
 @attrs.frozen
@@ -145,7 +117,7 @@ def function(function_image: str, localstack: LocalStack, tmp_path: Path) -> Ite
             yield Function(api=api, container=container)
 
 
-def test_direct_invocation_is_sent_through_ses(function: Function, outbox: SesOutbox) -> None:
+def test_direct_invocation_is_sent_through_ses(function: Function, ses_outbox: SesOutbox) -> None:
     """GIVEN the function's image running on the stand-in, its runtime client polling the
     test's Runtime API, SES at LocalStack
     WHEN the producers' sample is invoked directly
@@ -158,7 +130,7 @@ def test_direct_invocation_is_sent_through_ses(function: Function, outbox: SesOu
     body = answer.json()
     assert body == {"statusCode": 200, "messageId": body.get("messageId")}
     assert body["messageId"], answer
-    (sent,) = outbox.wait_for(1, matching=_with_subject(subject))
+    (sent,) = ses_outbox.wait_for(1, matching=_with_subject(subject))
     assert sent.message_id == body["messageId"]
     assert sent.recipients == ("user@example.com",)
 
@@ -220,16 +192,6 @@ def test_tools_image_runs_the_local_tooling(tools_image: str) -> None:
 
     assert "python -m devtools" in usage.stdout
     assert all(command in usage.stdout for command in ("provision", "serve", "send"))
-
-
-def _ses_client(endpoint_url: str) -> Any:
-    return boto3.client(
-        "ses",
-        endpoint_url=endpoint_url,
-        region_name=REGION,
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-    )
 
 
 def _with_subject(subject: str) -> Any:
