@@ -58,3 +58,15 @@ def test_a_service_this_package_never_uses_is_unknown(monkeypatch: pytest.Monkey
     monkeypatch.setenv("AWS_REGION", "us-east-1")
     with pytest.raises(botocore.exceptions.UnknownServiceError):
         aws_session().create_client("lambda", region_name="us-east-1")
+
+
+@pytest.mark.parametrize("service", ["sts", "sso", "sso-oidc"])
+def test_the_credential_providers_clients_can_be_made(
+    monkeypatch: pytest.MonkeyPatch, service: str
+) -> None:
+    """An operator's profile that assumes a role or uses IAM Identity Center makes an STS or SSO
+    client inside botocore: the loader must know them, or `python -m notifier status` fails
+    for that operator with UnknownServiceError."""
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+    made = aws_session().create_client(service, region_name="us-east-1")
+    assert made.meta.service_model.service_name == service

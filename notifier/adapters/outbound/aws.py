@@ -21,6 +21,9 @@ from botocore.exceptions import ClientError, DataNotFoundError
 from botocore.loaders import JSONFileLoader, Loader
 
 Service = Literal["ses", "s3", "cloudwatch", "dynamodb", "sqs", "sns"]
+# The clients botocore's own credential providers make: an operator's profile that assumes a
+# role (sts) or signs in with IAM Identity Center (sso, sso-oidc) must keep working.
+CREDENTIAL_SERVICES = ("sts", "sso", "sso-oidc")
 
 
 class RegionNotSet(Exception):
@@ -56,7 +59,8 @@ class PlainJSONFileLoader(JSONFileLoader):
 
 
 class ServicesLoader(Loader):
-    """botocore's loader, knowing only the services this package makes clients for.
+    """botocore's loader, knowing only the services this package makes clients for (and those
+    botocore's credential providers make).
 
     Before loading a model, botocore's own loader lists every service it has data for, to
     check that the one asked for is among them: about 450 directories walked, twice (models
@@ -73,7 +77,8 @@ class ServicesLoader(Loader):
         return cls([os.path.expanduser(os.path.expandvars(p)) for p in paths.split(os.pathsep)])
 
     def list_available_services(self, type_name: str) -> list[str]:
-        return sorted(s for s in get_args(Service) if self._has(s, type_name))
+        known = (*get_args(Service), *CREDENTIAL_SERVICES)
+        return sorted(s for s in known if self._has(s, type_name))
 
     def _has(self, service: str, type_name: str) -> bool:
         try:
