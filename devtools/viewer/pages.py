@@ -124,7 +124,8 @@ def not_found_page(what: str) -> str:
 
 def _row(email: SentEmail) -> str:
     message = email.message
-    clip = " &#128206;" if any(True for _ in message.iter_attachments()) else ""
+    count = sum(1 for _ in message.iter_attachments())
+    clip = f' <span class="files">{count} attachment(s)</span>' if count else ""
     return (
         f'<tr data-id="{escape(email.message_id)}">'
         f"<td>{escape(str(message.get('From', email.source)))}</td>"
