@@ -16,7 +16,26 @@ import attrs
 from devtools.mailview import mime_tree
 from devtools.ses_outbox import SentEmail
 
-SUMMARY_HEADERS = ("From", "To", "Cc", "Bcc", "Reply-To", "Subject", "Date")
+# What Mailpit shows above a message (List-Unsubscribe is its "Unsubscribe" row).
+SUMMARY_HEADERS = (
+    "From",
+    "To",
+    "Cc",
+    "Bcc",
+    "Reply-To",
+    "Return-Path",
+    "Subject",
+    "Date",
+    "List-Unsubscribe",
+)
+SECTIONS = (
+    ("attachments", "Attachments"),
+    ("html", "HTML"),
+    ("html-source", "HTML source"),
+    ("text", "Text"),
+    ("headers", "Headers"),
+    ("raw", "Raw"),
+)
 
 
 @attrs.frozen
@@ -81,8 +100,9 @@ def list_page(emails: list[SentEmail]) -> str:
 
 
 def message_page(email: SentEmail, *, remote_images: bool = False) -> str:
-    """One email, as Mailpit shows it: the summary headers, then its HTML (sandboxed), its
-    text, every header, the MIME structure, the attachments and the raw source."""
+    """One email, as Mailpit shows it: the summary headers, its attachments, its HTML
+    (sandboxed) and the HTML's source, its text, every header, the MIME structure and the raw
+    source; a bar of links to each section stands in for Mailpit's tabs."""
     message = email.message
     path = message_path(email)
     summary = "\n".join(
@@ -102,18 +122,23 @@ def message_page(email: SentEmail, *, remote_images: bool = False) -> str:
 <tr><th>Size</th><td>{_size(email.size)}</td></tr>
 <tr><th>Message id</th><td>{escape(email.message_id)}</td></tr>
 </table></header>
+<nav class="sections">{_section_links(email)}</nav>
 {_attachments_section(email)}
 {_html_section(path, html_part, remote_images=remote_images)}
+<section id="html-source"><h2>HTML source</h2>
+{_source(html_part, "No HTML part.")}
+</section>
 <section id="text"><h2>Text</h2>
 {_text(text_part)}
 </section>
 <section id="headers"><h2>Headers</h2>
 <table class="headers">
 {_headers(message)}
-</table></section>
-<section id="structure"><h2>MIME structure</h2>
-<p><code>{escape(mime_tree(message))}</code></p>
+</table>
+<p>MIME structure: <code>{escape(mime_tree(message))}</code></p></section>
+<section id="raw"><h2>Raw</h2>
 <p><a href="{path}/raw" download>Download the raw message (.eml)</a></p>
+{_source(email.raw.decode("utf-8", "replace"), "Empty.")}
 </section>""",
     )
 
@@ -165,6 +190,21 @@ def _attachments_section(email: SentEmail) -> str:
         for item in found
     )
     return f'<section id="attachments"><h2>Attachments</h2><ul>\n{items}\n</ul></section>'
+
+
+def _section_links(email: SentEmail) -> str:
+    has_attachments = any(True for _ in email.message.iter_attachments())
+    return " ".join(
+        f'<a href="#{anchor}">{label}</a>'
+        for anchor, label in SECTIONS
+        if anchor != "attachments" or has_attachments
+    )
+
+
+def _source(source: str | None, missing: str) -> str:
+    if source is None:
+        return f'<p class="empty">{missing}</p>'
+    return f'<pre class="source">{escape(source)}</pre>'
 
 
 def _text(text_part: str | None) -> str:

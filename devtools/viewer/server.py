@@ -44,6 +44,7 @@ EMAIL_CSP = (
     " style-src 'unsafe-inline'; img-src data:{remote}; font-src data:; base-uri 'none';"
     " form-action 'none'; frame-ancestors 'self'"
 )
+LINKS_OUTSIDE = '<base target="_blank">\n'
 DOWNLOAD_CSP = "sandbox; default-src 'none'"
 STATIC = {"viewer.css": "text/css; charset=utf-8", "refresh.js": "text/javascript; charset=utf-8"}
 
@@ -98,7 +99,8 @@ def _message_route(email: SentEmail, rest: list[str], *, remote_images: bool) ->
             return Response(
                 HTTPStatus.OK,
                 "text/html; charset=utf-8",
-                html.encode("utf-8"),
+                # Links open in a new tab, as Mailpit's do, not inside the frame.
+                (LINKS_OUTSIDE + html).encode("utf-8"),
                 {"Content-Security-Policy": EMAIL_CSP.format(remote=remote)},
             )
         case ["attachments", index] if index.isdigit():

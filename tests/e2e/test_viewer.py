@@ -180,6 +180,8 @@ def test_the_viewer_lists_shows_and_hands_over_the_mail_safely(
     rows.nth(1).get_by_role("link").click()
     link = page.locator("#attachments a")
     playwright.expect(link).to_have_text("facture-12345.pdf")
+    page.frame_locator("#html-frame").locator("h1").wait_for()
+    page.screenshot(path=SCREENSHOTS / "viewer-invoice.png")  # the first screenful
     with page.expect_download() as downloading:
         link.click()
     download = downloading.value

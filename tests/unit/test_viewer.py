@@ -100,7 +100,8 @@ def test_the_html_part_is_never_inlined_but_framed_with_a_sandbox_without_script
 
     page = pages.message_page(email)
 
-    assert "document.title" not in page
+    assert "<script>document.title" not in page
+    assert "&lt;script&gt;document.title" in page  # in the HTML source section, as text
     assert '<iframe id="html-frame"' in page
     assert 'sandbox="allow-popups allow-popups-to-escape-sandbox"' in page
     assert "allow-scripts" not in page
@@ -131,7 +132,9 @@ def test_the_html_route_is_sandboxed_by_its_own_policy_and_blocks_remote_images(
     allowed = respond(outbox.messages, "/messages/msg-1/html?remote=1")
 
     assert blocked.status is HTTPStatus.OK
-    assert blocked.body.rstrip() == b"<img src='https://tracker.example/p.gif'>"
+    assert blocked.body.rstrip() == (
+        b"<base target=\"_blank\">\n<img src='https://tracker.example/p.gif'>"
+    )
     csp = blocked.headers["Content-Security-Policy"]
     assert csp.startswith("sandbox allow-popups allow-popups-to-escape-sandbox;")
     assert "allow-scripts" not in csp
