@@ -116,7 +116,8 @@ def test_the_viewer_lists_shows_and_hands_over_the_mail_safely(
     with a script and a remote image WHEN they are opened in the viewer in Chromium THEN both
     are listed, the HTML one shows its subject as text and its text part, its frame is
     sandboxed without scripts, neither the script nor the image reached the tracker until
-    remote images were asked for, and the PDF downloads with its bytes intact."""
+    remote images were asked for, and the PDF downloads with its bytes intact; a third email
+    appears on the open list by itself."""
     function = InProcessFunction(bootstrap(configure_logs=False))
     invoice = invoice_message(
         bucket_name=BUCKET,
@@ -152,8 +153,11 @@ def test_the_viewer_lists_shows_and_hands_over_the_mail_safely(
     playwright.expect(rows.nth(1)).to_contain_text("Votre facture est prête")
     playwright.expect(rows.nth(1)).to_contain_text("user@example.com")
     page.screenshot(path=SCREENSHOTS / "viewer-list.png", full_page=True)
+    function.invoke(invoice_message(subject="Arrived while watching"), budget_seconds=30)
+    playwright.expect(rows).to_have_count(3)  # the page polls: no reload by hand
+    playwright.expect(rows.nth(0)).to_contain_text("Arrived while watching")
 
-    rows.nth(0).get_by_role("link").click()
+    rows.nth(1).get_by_role("link").click()
     playwright.expect(page.locator("#subject")).to_have_text(TRACKED_SUBJECT)
     playwright.expect(page.locator("#text-body")).to_contain_text(TRACKED_TEXT)
     frame = page.locator("#html-frame")
@@ -177,7 +181,7 @@ def test_the_viewer_lists_shows_and_hands_over_the_mail_safely(
     assert "/script-ran" not in tracker.paths
 
     page.goto(viewer.url)
-    rows.nth(1).get_by_role("link").click()
+    rows.nth(2).get_by_role("link").click()
     link = page.locator("#attachments a")
     playwright.expect(link).to_have_text("facture-12345.pdf")
     page.frame_locator("#html-frame").locator("h1").wait_for()
