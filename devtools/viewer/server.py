@@ -4,9 +4,10 @@ Routes (every email value escaped, see `pages.py`):
 
 - `/`: the list; `/static/refresh.js` polls `/api/messages` and reloads it when mail arrives.
 - `/messages/ID`: one email; `?remote=1` lets its HTML load remote images.
-- `/messages/ID/html`: the HTML part alone, for the page's `<iframe sandbox>`, under a
-  Content-Security-Policy that itself sandboxes it (no scripts, no forms, no plugins) and allows
-  no remote resource unless `?remote=1` (images only, then).
+- `/messages/ID/html`: the HTML part alone (inline `cid:` images as `data:` URLs), for the
+  page's `<iframe sandbox>`, under a Content-Security-Policy that itself sandboxes it (no
+  scripts, no forms, no plugins) and allows no remote resource unless `?remote=1` (images
+  only, then).
 - `/messages/ID/attachments/N`: attachment N's bytes as sent, as a download.
 - `/messages/ID/raw`: the whole message as an `.eml` download.
 """
@@ -100,7 +101,7 @@ def _message_route(email: SentEmail, rest: list[str], *, remote_images: bool) ->
                 HTTPStatus.OK,
                 "text/html; charset=utf-8",
                 # Links open in a new tab, as Mailpit's do, not inside the frame.
-                (LINKS_OUTSIDE + html).encode("utf-8"),
+                (LINKS_OUTSIDE + pages.with_inline_images(email.message, html)).encode("utf-8"),
                 {"Content-Security-Policy": EMAIL_CSP.format(remote=remote)},
             )
         case ["attachments", index] if index.isdigit():

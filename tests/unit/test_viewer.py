@@ -228,3 +228,23 @@ def test_the_server_sends_the_raw_message_and_attachment_bytes(
         urllib.request.urlopen(viewer.url + "/messages/other", timeout=5)
     missing.value.close()
     assert missing.value.code == HTTPStatus.NOT_FOUND
+
+
+def test_inline_images_are_shown_as_data_urls_and_unknown_ones_load_nothing() -> None:
+    """As Mailpit does, `cid:` references to image parts of the email are shown; the frame's
+    policy allows `data:` images, so they become data URLs."""
+    message = EmailMessage()
+    message["From"] = "noreply@acubeapi.com"
+    message["Subject"] = "logo"
+    message.set_content("text")
+    message.add_alternative('<img src="cid:logo@acubeapi.com"><img src="cid:missing">', "html")
+    html_part = message.get_body(preferencelist=("html",))
+    assert html_part is not None
+    html_part.add_related(b"\x89PNG", "image", "png", cid="<logo@acubeapi.com>")
+    parsed = BytesParser(_class=EmailMessage, policy=policy.default).parsebytes(bytes(message))
+    html = pages.body(parsed, "html")
+    assert html is not None
+
+    shown = pages.with_inline_images(parsed, html)
+
+    assert '<img src="data:image/png;base64,iVBORw=="><img src="cid:missing">' in shown
