@@ -6,6 +6,7 @@ function's image: compose runs it from the `tools` image target (Dockerfile).
 - `serve`: poll the email queue and invoke the handler, as Lambda's SQS trigger does; with
   `--http`, also serve the HTTP API on 127.0.0.1, as API Gateway does (docs/openapi.yaml).
 - `send`: build a message and deliver it through SQS, SNS or a direct call.
+- `viewer`: a web page of LocalStack's SES outbox on 127.0.0.1 (`devtools.viewer`).
 
 The operations commands (`invoke`, `suppression`) are the function's own: `python -m notifier`.
 """
@@ -29,6 +30,8 @@ from devtools.provision import ProvisionConfig, ProvisionError, find_topic, prov
 from devtools.runner.invokers import Function, HttpFunction, InProcessFunction
 from devtools.runner.poller import Runner, StopFlag
 from devtools.runner.queue import MAX_WAIT_SECONDS, SqsQueue
+from devtools.ses_outbox import SesOutbox
+from devtools.viewer import server as viewer_server
 from notifier.adapters.inbound.message import parse_message
 from notifier.adapters.outbound.aws import RegionNotSet, aws_session, client
 from notifier.domain.errors import InvalidMessage
@@ -43,7 +46,7 @@ CHANNEL_ATTRIBUTE = "channel"
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; the exit status is 0 on success, 1 on a failure, 2 on bad usage."""
     args = _parser().parse_args(argv)
-    commands = {"provision": _provision, "serve": _serve, "send": _send}
+    commands = {"provision": _provision, "serve": _serve, "send": _send, "viewer": _viewer}
     return exit_status(lambda: commands[args.command](args))
 
 
@@ -153,7 +156,37 @@ def _parser() -> argparse.ArgumentParser:
         help="for --via sns: the `channel` attribute (default %(default)s; '' sends none)",
     )
 
+    viewer = commands.add_parser("viewer", help="a web page of LocalStack's SES outbox")
+    viewer.add_argument(
+        "--endpoint",
+        default=os.environ.get("AWS_ENDPOINT_URL", "http://127.0.0.1:4566"),
+        help="LocalStack's URL (default: AWS_ENDPOINT_URL, else %(default)s)",
+    )
+    viewer.add_argument(
+        "--port",
+        type=int,
+        default=viewer_server.DEFAULT_PORT,
+        help="the port on 127.0.0.1 (default %(default)s; 0 picks a free one)",
+    )
+
     return parser
+
+
+def _viewer(args: argparse.Namespace) -> int:
+    try:
+        running = viewer_server.start(SesOutbox(endpoint_url=args.endpoint), port=args.port)
+    except OSError as exc:
+        raise CommandError(
+            f"cannot serve the viewer on {viewer_server.HOST}:{args.port}: {exc}"
+        ) from None
+    stop = StopFlag()
+    signal.signal(signal.SIGINT, stop.handle_signal)
+    signal.signal(signal.SIGTERM, stop.handle_signal)
+    print(f"mail viewer on {running.url} (outbox of {args.endpoint}); Ctrl-C stops", flush=True)
+    while not stop.wait(1.0):
+        pass
+    running.stop()
+    return OK
 
 
 def _provision(args: argparse.Namespace) -> int:

@@ -8,7 +8,8 @@
 3. The SQS runner of `python -m devtools serve`, with the handler in this process, on the main
    thread: a signal cuts a long poll short, or lets the batch in flight finish first; and the
    HTTP API of `serve --http` on 127.0.0.1:8080 (`HTTP_PORT` moves it), through the same
-   handler.
+   handler; and the mail viewer of `python -m devtools viewer` on 127.0.0.1:8025 (`VIEWER_PORT`
+   moves it; a free port when that one is taken).
 4. On other threads: the sample invoice through SQS, then through SNS (`devtools.samples`); every
    email that reaches LocalStack's SES outbox is printed (`devtools.mailview`).
 
@@ -45,6 +46,7 @@ from devtools.runner.queue import SqsQueue
 from devtools.samples import Outcome, SampleRun, resource_name
 from devtools.servers import Endpoints, port_taken, start_servers
 from devtools.ses_outbox import SesOutbox
+from devtools.viewer import server as viewer_server
 from notifier.adapters.outbound.aws import aws_session, client
 from notifier.entrypoints.bootstrap import bootstrap
 from notifier.entrypoints.settings import SettingsError
@@ -79,6 +81,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:
         say(f"HTTP_PORT: {exc}", error=True)
         return USAGE
+    try:
+        viewer_port = _port(os.environ.get("VIEWER_PORT", ""), default=viewer_server.DEFAULT_PORT)
+    except ValueError as exc:
+        say(f"VIEWER_PORT: {exc}", error=True)
+        return USAGE
     if port_in_use(http_port):
         say(
             f"port {http_port} of 127.0.0.1 (the HTTP API) is already in use.\n"
@@ -93,7 +100,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     servers = contextlib.ExitStack()
     try:
         endpoints = start_servers(servers, workdir=workdir, port=port)
-        return _serve(endpoints, once=args.once, http_port=http_port)
+        return _serve(endpoints, once=args.once, http_port=http_port, viewer_port=viewer_port)
     except PortTaken:
         say(port_taken(port, workdir), error=True)
         return FAILED
@@ -128,7 +135,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _serve(endpoints: Endpoints, *, once: bool, http_port: int) -> int:
+def _serve(endpoints: Endpoints, *, once: bool, http_port: int, viewer_port: int) -> int:
     _point_aws_at(endpoints)
     session = aws_session()
     stack = provision(
@@ -164,13 +171,23 @@ def _serve(endpoints: Endpoints, *, once: bool, http_port: int) -> int:
         say(f"cannot serve the HTTP API on 127.0.0.1:{http_port}: {exc}", error=True)
         return FAILED
     say(f"HTTP API on {http.url} (docs/openapi.yaml), through the same handler")
+    viewer = _start_viewer(SesOutbox(endpoint_url=endpoints.aws), viewer_port)
+    say(f"mail viewer on {viewer.url}: the SES outbox in a browser, as mail arrives")
     stop = StopFlag()
     outcomes: list[Outcome] = []
 
     def samples_done(outcome: Outcome) -> None:
         outcomes.append(outcome)
         if outcome is Outcome.SHOWN and not once:
-            say(_serving(endpoints, queue=stack.queue_url, topic=stack.topic_arn, http=http.url))
+            say(
+                _serving(
+                    endpoints,
+                    queue=stack.queue_url,
+                    topic=stack.topic_arn,
+                    http=http.url,
+                    viewer=viewer.url,
+                )
+            )
             return
         if outcome is Outcome.SHOWN:
             say("--once: both samples shown, stopping")
@@ -194,7 +211,8 @@ def _serve(endpoints: Endpoints, *, once: bool, http_port: int) -> int:
     finally:
         _ignore_signals()
         http.stop()
-    say(f"runner  stopped after {batches} batch(es); HTTP API stopped")
+        viewer.stop()
+    say(f"runner  stopped after {batches} batch(es); HTTP API and mail viewer stopped")
     watcher.stop()  # also ends a sample still waiting for its email
     samples.join(timeout_s=10)
     outcome = outcomes[0] if outcomes else Outcome.INTERRUPTED
@@ -210,13 +228,23 @@ def _stop_runner(stop: StopFlag) -> None:
     signal.pthread_kill(main_thread, signal.SIGTERM)
 
 
-def _serving(endpoints: Endpoints, *, queue: str, topic: str, http: str) -> str:
+def _start_viewer(outbox: SesOutbox, port: int) -> viewer_server.Running:
+    """The viewer on `port`, or on a free port when another program holds that one."""
+    try:
+        return viewer_server.start(outbox, port=port)
+    except OSError:
+        say(f"port {port} of 127.0.0.1 is taken: the mail viewer takes a free one")
+        return viewer_server.start(outbox, port=0)
+
+
+def _serving(endpoints: Endpoints, *, queue: str, topic: str, http: str, viewer: str) -> str:
     python = shown(Path(sys.executable))
     sample = shown(SAMPLE_EVENT)
     return "\n".join(
         [
             f"serving: queue {resource_name(queue)}, topic {resource_name(topic)},"
             f" endpoint {endpoints.aws}, HTTP API {http}",
+            f"  mail viewer: {viewer}",
             "  send more from another shell:",
             f"    export AWS_ENDPOINT_URL={endpoints.aws} AWS_DEFAULT_REGION={REGION}"
             " AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test",

@@ -59,6 +59,12 @@ class SentEmail:
     region: str
     sent_at: datetime
     message: EmailMessage
+    raw: bytes = attrs.field(default=b"", repr=False)  # RawData as LocalStack keeps it, UTF-8
+
+    @property
+    def size(self) -> int:
+        """Bytes of the raw message."""
+        return len(self.raw)
 
     @property
     def subject(self) -> str:
@@ -123,9 +129,8 @@ class SesOutbox:
 def _sent_email(record: dict[str, Any]) -> SentEmail:
     if "RawData" not in record:
         raise ValueError(f"SES message {record.get('Id')} was not sent with send_raw_email")
-    message = BytesParser(_class=EmailMessage, policy=policy.default).parsebytes(
-        record["RawData"].encode("utf-8")
-    )
+    raw = record["RawData"].encode("utf-8")
+    message = BytesParser(_class=EmailMessage, policy=policy.default).parsebytes(raw)
     return SentEmail(
         message_id=record["Id"],
         source=record["Source"],
@@ -133,6 +138,7 @@ def _sent_email(record: dict[str, Any]) -> SentEmail:
         region=record["Region"],
         sent_at=datetime.fromisoformat(record["Timestamp"]).replace(tzinfo=UTC),
         message=message,
+        raw=raw,
     )
 
 

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -172,8 +173,9 @@ def test_it_serves_what_is_sent_later_and_ctrl_c_stops_it_and_localstack(
     WHEN a third email is sent with the command its serving line prints and its status asked
     with the status command it prints, a fourth with its curl example (the HTTP API), its
     status read with the other curl example, and then SIGINT comes
-    THEN the third and fourth emails are shown, each has a status record, the runner and the
-    HTTP API stop, LocalStack and moto have gone, and the exit status is 0."""
+    THEN the third and fourth emails are shown, each has a status record, the mail viewer it
+    names lists the four, the runner, the HTTP API and the viewer stop, LocalStack and moto
+    have gone, and the exit status is 0."""
     run = run_local()
     run.wait_for("Ctrl-C to stop", timeout_s=40)
     servers = [run.pid("localstack"), run.pid("moto")]
@@ -205,6 +207,9 @@ def test_it_serves_what_is_sent_later_and_ctrl_c_stops_it_and_localstack(
     read = subprocess.run(
         ["bash", "-c", get.replace("MESSAGE_ID", message_id)], capture_output=True, check=False
     )
+    (viewer,) = [line.split(": ", 1)[1] for line in run.lines if line.startswith("  mail viewer:")]
+    with urllib.request.urlopen(viewer, timeout=5) as response:
+        listed = response.read().decode()
     run.process.send_signal(signal.SIGINT)
     status = run.finish(timeout_s=20)
 
@@ -215,6 +220,8 @@ def test_it_serves_what_is_sent_later_and_ctrl_c_stops_it_and_localstack(
     assert all(gone(pid) for pid in servers)
     assert not listening(run.port)
     assert not listening(run.http_port)
+    assert listed.count("<tr data-id=") == 4  # the mail viewer lists the four emails
+    assert not listening(int(viewer.rsplit(":", 1)[1]))
 
 
 def test_a_taken_http_port_fails_at_once_and_says_what_to_do(
