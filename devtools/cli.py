@@ -25,7 +25,13 @@ import botocore.session
 from devtools import http_gateway
 from devtools.console import say
 from devtools.http_gateway import SerialFunction
-from devtools.provision import ProvisionConfig, ProvisionError, find_topic, provision
+from devtools.provision import (
+    SAMPLE_TEMPLATES,
+    ProvisionConfig,
+    ProvisionError,
+    find_topic,
+    provision,
+)
 from devtools.runner.invokers import Function, HttpFunction, InProcessFunction
 from devtools.runner.poller import Runner, StopFlag
 from devtools.runner.queue import MAX_WAIT_SECONDS, SqsQueue
@@ -99,6 +105,15 @@ def _parser() -> argparse.ArgumentParser:
         help="also upload a small PDF to invoices/12345.pdf in the bucket",
     )
     setup.add_argument(
+        "--sample-templates",
+        nargs="?",
+        const=SAMPLE_TEMPLATES,
+        default="",
+        metavar="S3_URL",
+        help="also upload the sample templates (devtools/templates) to S3_URL, the handler's"
+        f" NOTIFIER_TEMPLATES (default {SAMPLE_TEMPLATES})",
+    )
+    setup.add_argument(
         "--state-table",
         help="the DynamoDB state table (default: NOTIFIER_STATE_TABLE, else notifier-state;"
         " '' for none)",
@@ -170,6 +185,7 @@ def _provision(args: argparse.Namespace) -> int:
             sender_domains=tuple(args.sender_domains or DEFAULTS.sender_domains),
             bucket=args.bucket,
             sample_attachment=args.sample_attachment,
+            sample_templates=args.sample_templates,
             # Read now, not at import: NOTIFIER_STATE_TABLE as this command sees it.
             state_table=(
                 args.state_table.strip()

@@ -4,7 +4,6 @@ uploaded to S3 by `provision --sample-templates`, in the layout NOTIFIER_TEMPLAT
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 from collections.abc import Mapping
@@ -58,19 +57,3 @@ class MemoryTemplateStore:
                 if (text := found[part]) is not None
             ),
         )
-
-
-def upload(s3: Any, url: str, root: Path = SAMPLES) -> list[str]:
-    """Put every template file under `root` to `s3://bucket/prefix` (the bucket is created if
-    missing); the keys written."""
-    from notifier.adapters.outbound.s3_templates import parse_s3_url
-
-    bucket, prefix = parse_s3_url(url)
-    with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
-        s3.create_bucket(Bucket=bucket)
-    keys = []
-    for path, text in MemoryTemplateStore.from_directory(root).files.items():
-        key = f"{prefix}/{path}" if prefix else path
-        s3.put_object(Bucket=bucket, Key=key, Body=text.encode("utf-8"))
-        keys.append(key)
-    return keys
