@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@
 
-init: $(STAMP) init.localstack init.podman ## create .venv (Python 3.12), the test-only LocalStack environment and (as root) podman
+init: $(STAMP) init.localstack init.podman init.chromium ## create .venv (Python 3.12), the test-only LocalStack environment and (as root) podman and chromium
 
 test: $(STAMP) init.localstack podman.config ## unit, integration, e2e, podman image (and container, with Docker) tests: the README's test command
 	$(BIN)/pytest tests

@@ -6,6 +6,7 @@ function's image: compose runs it from the `tools` image target (Dockerfile).
 - `serve`: poll the email queue and invoke the handler, as Lambda's SQS trigger does; with
   `--http`, also serve the HTTP API on 127.0.0.1, as API Gateway does (docs/openapi.yaml).
 - `send`: build a message and deliver it through SQS, SNS or a direct call.
+- `preview`: render a template to its .eml, its HTML and a PNG screenshot (headless Chromium).
 
 The operations commands (`invoke`, `suppression`) are the function's own: `python -m notifier`.
 """
@@ -25,6 +26,7 @@ import botocore.session
 from devtools import http_gateway
 from devtools.console import say
 from devtools.http_gateway import SerialFunction
+from devtools.preview import PreviewError, preview, store_for
 from devtools.provision import (
     SAMPLE_TEMPLATES,
     ProvisionConfig,
@@ -35,6 +37,7 @@ from devtools.provision import (
 from devtools.runner.invokers import Function, HttpFunction, InProcessFunction
 from devtools.runner.poller import Runner, StopFlag
 from devtools.runner.queue import MAX_WAIT_SECONDS, SqsQueue
+from devtools.template_files import SAMPLES
 from notifier.adapters.inbound.message import parse_message
 from notifier.adapters.outbound.aws import RegionNotSet, aws_session, client
 from notifier.domain.errors import InvalidMessage
@@ -49,7 +52,7 @@ CHANNEL_ATTRIBUTE = "channel"
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; the exit status is 0 on success, 1 on a failure, 2 on bad usage."""
     args = _parser().parse_args(argv)
-    commands = {"provision": _provision, "serve": _serve, "send": _send}
+    commands = {"provision": _provision, "serve": _serve, "send": _send, "preview": _preview}
     return exit_status(lambda: commands[args.command](args))
 
 
@@ -168,7 +171,45 @@ def _parser() -> argparse.ArgumentParser:
         help="for --via sns: the `channel` attribute (default %(default)s; '' sends none)",
     )
 
+    show = commands.add_parser(
+        "preview", help="render a template to .eml, .html and a PNG screenshot (Chromium)"
+    )
+    show.add_argument("template", help="the template's name, e.g. invoice-ready")
+    show.add_argument("--locale", help="BCP 47, e.g. fr-FR (default: the template's default)")
+    show.add_argument("--data", type=Path, required=True, help="a JSON file: the message's data")
+    show.add_argument("--out", type=Path, default=Path("preview"), help="default ./preview")
+    show.add_argument(
+        "--templates",
+        default=str(SAMPLES),
+        help="a directory of templates, or s3://bucket/prefix (default: the repository's"
+        " samples, devtools/templates)",
+    )
+
     return parser
+
+
+def _preview(args: argparse.Namespace) -> int:
+    try:
+        data = json.loads(args.data.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise CommandError(f"cannot read {args.data}: {exc}") from None
+    if not isinstance(data, dict):
+        raise CommandError(f"{args.data} must hold a JSON object")
+    try:
+        written = preview(
+            args.template,
+            locale=args.locale,
+            data=data,
+            out=args.out,
+            store=store_for(args.templates),
+        )
+    except PreviewError as exc:
+        raise CommandError(str(exc), FAILED) from None
+    print(f"template {written.template_version}")
+    for path in (written.eml, written.html, written.png):
+        if path is not None:
+            print(f"wrote    {path}")
+    return OK
 
 
 def _provision(args: argparse.Namespace) -> int:
