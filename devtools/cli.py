@@ -7,6 +7,7 @@ function's image: compose runs it from the `tools` image target (Dockerfile).
   `--http`, also serve the HTTP API on 127.0.0.1, as API Gateway does (docs/openapi.yaml).
 - `send`: build a message and deliver it through SQS, SNS or a direct call.
 - `viewer`: a web page of LocalStack's SES outbox on 127.0.0.1 (`devtools.viewer`).
+- `preview`: render a template to its .eml, its HTML and a PNG screenshot (headless Chromium).
 
 The operations commands (`invoke`, `suppression`) are the function's own: `python -m notifier`.
 """
@@ -26,12 +27,20 @@ import botocore.session
 from devtools import http_gateway
 from devtools.console import say
 from devtools.http_gateway import SerialFunction
-from devtools.provision import ProvisionConfig, ProvisionError, find_topic, provision
+from devtools.preview import PreviewError, preview, store_for
+from devtools.provision import (
+    SAMPLE_TEMPLATES,
+    ProvisionConfig,
+    ProvisionError,
+    find_topic,
+    provision,
+)
 from devtools.runner.invokers import Function, HttpFunction, InProcessFunction
 from devtools.runner.poller import Runner, StopFlag
 from devtools.runner.queue import MAX_WAIT_SECONDS, SqsQueue
 from devtools.ses_outbox import SesOutbox
 from devtools.viewer import server as viewer_server
+from devtools.template_files import SAMPLES
 from notifier.adapters.inbound.message import parse_message
 from notifier.adapters.outbound.aws import RegionNotSet, aws_session, client
 from notifier.domain.errors import InvalidMessage
@@ -46,7 +55,13 @@ CHANNEL_ATTRIBUTE = "channel"
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; the exit status is 0 on success, 1 on a failure, 2 on bad usage."""
     args = _parser().parse_args(argv)
-    commands = {"provision": _provision, "serve": _serve, "send": _send, "viewer": _viewer}
+    commands = {
+        "provision": _provision,
+        "serve": _serve,
+        "send": _send,
+        "viewer": _viewer,
+        "preview": _preview,
+    }
     return exit_status(lambda: commands[args.command](args))
 
 
@@ -100,6 +115,15 @@ def _parser() -> argparse.ArgumentParser:
         "--sample-attachment",
         action="store_true",
         help="also upload a small PDF to invoices/12345.pdf in the bucket",
+    )
+    setup.add_argument(
+        "--sample-templates",
+        nargs="?",
+        const=SAMPLE_TEMPLATES,
+        default="",
+        metavar="S3_URL",
+        help="also upload the sample templates (devtools/templates) to S3_URL, the handler's"
+        f" NOTIFIER_TEMPLATES (default {SAMPLE_TEMPLATES})",
     )
     setup.add_argument(
         "--state-table",
@@ -169,6 +193,20 @@ def _parser() -> argparse.ArgumentParser:
         help="the port on 127.0.0.1 (default %(default)s; 0 picks a free one)",
     )
 
+    show = commands.add_parser(
+        "preview", help="render a template to .eml, .html and a PNG screenshot (Chromium)"
+    )
+    show.add_argument("template", help="the template's name, e.g. invoice-ready")
+    show.add_argument("--locale", help="BCP 47, e.g. fr-FR (default: the template's default)")
+    show.add_argument("--data", type=Path, required=True, help="a JSON file: the message's data")
+    show.add_argument("--out", type=Path, default=Path("preview"), help="default ./preview")
+    show.add_argument(
+        "--templates",
+        default=str(SAMPLES),
+        help="a directory of templates, or s3://bucket/prefix (default: the repository's"
+        " samples, devtools/templates)",
+    )
+
     return parser
 
 
@@ -189,6 +227,30 @@ def _viewer(args: argparse.Namespace) -> int:
     return OK
 
 
+def _preview(args: argparse.Namespace) -> int:
+    try:
+        data = json.loads(args.data.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise CommandError(f"cannot read {args.data}: {exc}") from None
+    if not isinstance(data, dict):
+        raise CommandError(f"{args.data} must hold a JSON object")
+    try:
+        written = preview(
+            args.template,
+            locale=args.locale,
+            data=data,
+            out=args.out,
+            store=store_for(args.templates),
+        )
+    except PreviewError as exc:
+        raise CommandError(str(exc), FAILED) from None
+    print(f"template {written.template_version}")
+    for path in (written.eml, written.html, written.png):
+        if path is not None:
+            print(f"wrote    {path}")
+    return OK
+
+
 def _provision(args: argparse.Namespace) -> int:
     try:
         config = ProvisionConfig(
@@ -203,6 +265,7 @@ def _provision(args: argparse.Namespace) -> int:
             sender_domains=tuple(args.sender_domains or DEFAULTS.sender_domains),
             bucket=args.bucket,
             sample_attachment=args.sample_attachment,
+            sample_templates=args.sample_templates,
             # Read now, not at import: NOTIFIER_STATE_TABLE as this command sees it.
             state_table=(
                 args.state_table.strip()

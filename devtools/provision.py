@@ -23,8 +23,10 @@ import attrs
 import botocore.session
 from botocore.exceptions import ClientError
 
+from devtools.template_files import MemoryTemplateStore
 from notifier.adapters.outbound.aws import client, error_code
 from notifier.adapters.outbound.dynamodb import state_table as schema
+from notifier.adapters.outbound.s3_templates import parse_s3_url
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -37,6 +39,7 @@ if TYPE_CHECKING:
     from mypy_boto3_sqs.literals import QueueAttributeNameType
 
 SAMPLE_ATTACHMENT_KEY = "invoices/12345.pdf"
+SAMPLE_TEMPLATES = "s3://notifier-templates/v1"  # where run_local and --sample-templates put them
 # Every event type an SES v1 configuration set can publish. The handler also understands
 # DeliveryDelay and Subscription, which only SES v2 configuration sets publish.
 EVENT_TYPES: tuple[EventTypeType, ...] = (
@@ -82,6 +85,9 @@ class ProvisionConfig:
     sender_domains: tuple[str, ...] = ("acubeapi.com",)
     bucket: str = "acube-invoices"
     sample_attachment: bool = False
+    # s3://bucket/prefix to upload the sample templates (devtools/templates) to, the handler's
+    # NOTIFIER_TEMPLATES; "" uploads none.
+    sample_templates: str = ""
     # NOTIFIER_STATE_TABLE when set, so that provision makes the table the handler reads;
     # "" provisions no table.
     state_table: str = attrs.field(
@@ -126,6 +132,7 @@ class Provisioned:
     sender_domains: tuple[tuple[str, str], ...]  # (domain, SES verification status)
     bucket: str
     sample_attachment: str | None
+    templates: str  # s3://bucket/prefix of the sample templates; "" when not uploaded
     state_table: str  # "" when none was asked for
     visibility_timeout: int
     max_receive_count: int
@@ -152,6 +159,7 @@ class Provisioned:
             f"ses domains   {domains or '(none)'}",
             f"bucket        s3://{self.bucket}",
             f"sample        {self.sample_attachment or '(not uploaded)'}",
+            f"templates     {self.templates or '(not uploaded)'}",
             f"state table   {table}",
             *(
                 [f"changed       {change}" for change in self.changes]
@@ -208,6 +216,8 @@ class _Provisioner:
         domains = self._sender_domains(config.sender_domains)
         self._bucket(config.bucket)
         sample = self._sample(config.bucket) if config.sample_attachment else None
+        if config.sample_templates:
+            self._templates(config.sample_templates)
         if config.state_table:
             self._state_table(config.state_table)
         return Provisioned(
@@ -223,6 +233,7 @@ class _Provisioner:
             sender_domains=domains,
             bucket=config.bucket,
             sample_attachment=sample,
+            templates=config.sample_templates,
             state_table=config.state_table,
             visibility_timeout=config.visibility_timeout,
             max_receive_count=config.max_receive_count,
@@ -390,6 +401,24 @@ class _Provisioner:
             )
             self._changes.append(f"uploaded s3://{bucket}/{SAMPLE_ATTACHMENT_KEY}")
         return f"s3://{bucket}/{SAMPLE_ATTACHMENT_KEY}"
+
+    def _templates(self, url: str) -> None:
+        """Upload each sample template file whose content differs (ETag = MD5)."""
+        bucket, prefix = parse_s3_url(url)
+        self._bucket(bucket)
+        for path, text in MemoryTemplateStore.from_directory().files.items():
+            key = f"{prefix}/{path}" if prefix else path
+            body = text.encode("utf-8")
+            try:
+                head = self._aws.s3.head_object(Bucket=bucket, Key=key)
+                current: str | None = head["ETag"].strip('"')
+            except ClientError as exc:
+                if error_code(exc) not in {"404", "NoSuchKey", "NotFound"}:
+                    raise
+                current = None
+            if current != hashlib.md5(body, usedforsecurity=False).hexdigest():
+                self._aws.s3.put_object(Bucket=bucket, Key=key, Body=body)
+                self._changes.append(f"uploaded s3://{bucket}/{key}")
 
     def _state_table(self, name: str) -> None:
         dynamodb = self._aws.dynamodb

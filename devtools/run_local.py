@@ -39,7 +39,7 @@ from devtools.localstack import REPO_ROOT, LocalStackError, PortTaken
 from devtools.mailview import OutboxWatcher
 from devtools.moto import MotoError
 from devtools.processes import port_in_use
-from devtools.provision import ProvisionConfig, provision
+from devtools.provision import SAMPLE_TEMPLATES, ProvisionConfig, provision
 from devtools.runner.invokers import InProcessFunction
 from devtools.runner.poller import Runner, StopFlag
 from devtools.runner.queue import SqsQueue
@@ -63,6 +63,7 @@ HANDLER_DEFAULTS = {
     "NOTIFIER_STATE_TABLE": "notifier-state",
     "NOTIFIER_ALLOWED_SENDERS": "@acubeapi.com",
     "NOTIFIER_ATTACHMENT_BUCKETS": "acube-invoices",
+    "NOTIFIER_TEMPLATES": SAMPLE_TEMPLATES,  # the samples provision uploads there
     "NOTIFIER_METRICS_MODE": "off",
     "NOTIFIER_LOG_LEVEL": "WARNING",
 }
@@ -140,7 +141,11 @@ def _serve(endpoints: Endpoints, *, once: bool, http_port: int, viewer_port: int
     session = aws_session()
     stack = provision(
         session,
-        config=ProvisionConfig(visibility_timeout=VISIBILITY_TIMEOUT, sample_attachment=True),
+        config=ProvisionConfig(
+            visibility_timeout=VISIBILITY_TIMEOUT,
+            sample_attachment=True,
+            sample_templates=os.environ.get("NOTIFIER_TEMPLATES") or SAMPLE_TEMPLATES,
+        ),
     )
     sqs = client(session, "sqs", retries=3, read_timeout=WAIT_SECONDS + 10)
     queue = SqsQueue.connect(sqs, url=stack.queue_url)

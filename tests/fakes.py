@@ -12,6 +12,7 @@ from email.parser import BytesParser
 
 import attrs
 
+from devtools.template_files import MemoryTemplateStore
 from notifier.adapters.inbound.message import dump_message
 from notifier.adapters.outbound.sqs import SQS_MAX_MESSAGE_BYTES
 from notifier.domain.errors import (
@@ -29,6 +30,7 @@ from notifier.domain.state import (
     SuppressionReason,
 )
 from notifier.domain.status import EmailStatus, StatusChange
+from notifier.domain.templates import TemplateFiles
 
 
 @attrs.frozen
@@ -278,3 +280,27 @@ class FakeEmailQueue:
             raise MessageTooLarge.one("(body)", "is over what a queue message may hold")
         self.bodies.append(body)
         return f"fake-sqs-{len(self.bodies)}"
+
+
+class FakeTemplateStore:
+    """Template files in memory, in the S3 layout (`NAME/template.json`,
+    `NAME/LOCALE/subject.txt`...); records each fetch."""
+
+    def __init__(self, files: dict[str, str] | None = None) -> None:
+        self._store = (
+            MemoryTemplateStore(files)
+            if files is not None
+            else MemoryTemplateStore.from_directory()
+        )
+        self.fetches: list[tuple[str, str]] = []
+
+    @property
+    def files(self) -> dict[str, str]:
+        return self._store.files
+
+    def default_locale(self, name: str) -> str | None:
+        return self._store.default_locale(name)
+
+    def fetch(self, name: str, locale: str) -> TemplateFiles | None:
+        self.fetches.append((name, locale))
+        return self._store.fetch(name, locale)

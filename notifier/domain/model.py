@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import attrs
 
@@ -28,7 +29,7 @@ class MessageRequest:
 
     sender: str
     recipients: tuple[str, ...]
-    subject: str
+    subject: str | None = None  # required unless `template` is given
     text_content: str | None = None
     html_content: str | None = None
     cc: tuple[str, ...] = ()
@@ -40,6 +41,9 @@ class MessageRequest:
     configuration_set: str | None = None
     tags: dict[str, str] = attrs.field(factory=dict)
     list_unsubscribe: tuple[str, ...] = ()
+    template: str | None = None  # instead of subject / text_content / html_content
+    locale: str | None = None  # BCP 47, e.g. fr-FR
+    data: dict[str, Any] = attrs.field(factory=dict)  # the template's variables
 
 
 @attrs.frozen(kw_only=True)
@@ -97,6 +101,7 @@ class SendEmail:
     configuration_set: str | None = None
     tags: tuple[tuple[str, str], ...] = ()
     list_unsubscribe: tuple[str, ...] = ()
+    template_version: str = ""  # of the template it was rendered from, if any
 
     @property
     def destinations(self) -> tuple[str, ...]:
@@ -113,6 +118,7 @@ class EmailSent:
     size_bytes: int
     suppressed: tuple[str, ...] = ()  # recipients left out because they are suppressed
     unrecorded: bool = False  # sent, but the idempotency record could not be completed
+    template_version: str = ""  # of the template the message was rendered from, if any
 
 
 @attrs.frozen(kw_only=True)

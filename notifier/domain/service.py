@@ -79,7 +79,10 @@ class EmailService:
                 tags=command.tags,
             )
         return EmailSent(
-            ses_message_id=ses_id, recipients=len(command.destinations), size_bytes=len(raw)
+            ses_message_id=ses_id,
+            recipients=len(command.destinations),
+            size_bytes=len(raw),
+            template_version=command.template_version,
         )
 
     def compose(self, command: SendEmail) -> bytes:

@@ -99,6 +99,7 @@ class Observation:
     idempotency_key: str = ""
     sender: str = ""  # bare address
     tenant: str = ""
+    template_version: str = ""  # TEMPLATE/LOCALE@digest of a templated message's files
     at: str = ""
 
     @classmethod
@@ -139,6 +140,7 @@ class EmailStatus:
     idempotency_key: str = ""
     sender: str = ""
     tenant: str = ""
+    template_version: str = ""
     created_at: str = ""
     updated_at: str = ""
     expires_at: float = 0.0
@@ -181,6 +183,7 @@ class EmailStatus:
             idempotency_key=self.idempotency_key or seen.idempotency_key,
             sender=self.sender or seen.sender,
             tenant=self.tenant or seen.tenant,
+            template_version=self.template_version or seen.template_version,
             created_at=min(filter(None, (self.created_at, seen.at)), default=""),
             updated_at=max(self.updated_at, seen.at),
         )

@@ -135,6 +135,7 @@ class StatusService:
             idempotency_key=command.idempotency_key,
             sender=command.sender.addr_spec.lower(),  # as SES events give it, and as in the key
             tenant=tenant,
+            template_version=command.template_version,
         )
         left_out = Observation.of(sent.ses_message_id, sent.suppressed, Status.SUPPRESSED, at=at)
         seen = attrs.evolve(seen, recipients={**seen.recipients, **left_out.recipients})

@@ -17,6 +17,7 @@ from notifier.domain.model import Attachment, Mailbox, MessageRequest, SendEmail
 from notifier.domain.policy import Policy
 from notifier.domain.ports import AddressParser
 from notifier.domain.problems import Problems
+from notifier.domain.templates import NoRenderer, NoTemplates, Templates
 
 _MEDIA_TYPE = re.compile(
     r"[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}"
@@ -45,10 +46,14 @@ class Validator:
 
     policy: Policy
     addresses: AddressParser
+    templates: Templates = attrs.field(factory=lambda: Templates(NoTemplates(), NoRenderer()))
 
     def command(self, request: MessageRequest) -> SendEmail:
-        """The command for a valid request; raise `InvalidMessage` listing every problem."""
-        return validate(request, policy=self.policy, addresses=self.addresses)
+        """The command for a valid request (a templated one rendered first, then validated
+        like any other); raise `InvalidMessage` listing every problem."""
+        rendered, version = self.templates.expand(request)
+        command = validate(rendered, policy=self.policy, addresses=self.addresses, hashed=request)
+        return attrs.evolve(command, template_version=version) if version else command
 
     def key_of(self, request: MessageRequest) -> str | None:
         """The sender-scoped idempotency key of a request, valid or not, when its sender is an
@@ -64,8 +69,17 @@ class Validator:
         return idempotency_key(request, sender=sender.addr_spec, content_hash=payload_hash(request))
 
 
-def validate(request: MessageRequest, *, policy: Policy, addresses: AddressParser) -> SendEmail:
-    """Return the command for a valid request; raise `InvalidMessage` listing every problem."""
+def validate(
+    request: MessageRequest,
+    *,
+    policy: Policy,
+    addresses: AddressParser,
+    hashed: MessageRequest | None = None,
+) -> SendEmail:
+    """Return the command for a valid request; raise `InvalidMessage` listing every problem.
+    `hashed` is the request as the producer sent it when `request` was rendered from a
+    template: the content hash (and so the idempotency key) is the producer's message, the
+    same whatever version of the template renders it."""
     problems = Problems()
     sender = _mailbox(problems, "sender", request.sender, addresses, allow_display_name=True)
     if sender is not None and not policy.sender_allowed(sender):
@@ -93,8 +107,14 @@ def validate(request: MessageRequest, *, policy: Policy, addresses: AddressParse
     reply_to = _mailboxes(problems, "reply_to", request.reply_to, addresses)
 
     # Whitespace around a header value does not survive folding and unfolding: drop it here.
-    subject = request.subject.strip()
-    if problems.text_ok("subject", subject, header=True):
+    if request.template is None:
+        for field in ("locale", "data"):
+            if getattr(request, field):
+                problems.add(field, "is only used with template")
+    subject = (request.subject or "").strip()
+    if request.subject is None:
+        problems.add("subject", "is required (or give template, locale and data)")
+    elif problems.text_ok("subject", subject, header=True):
         if not subject.strip():
             problems.add("subject", "must not be empty")
         elif len(subject) > MAX_SUBJECT_CHARS:
@@ -115,7 +135,7 @@ def validate(request: MessageRequest, *, policy: Policy, addresses: AddressParse
     if problems.errors:
         raise InvalidMessage(problems.errors)
     assert sender is not None  # every None above added a problem
-    content_hash = payload_hash(request)
+    content_hash = payload_hash(hashed if hashed is not None else request)
     return SendEmail(
         idempotency_key=idempotency_key(
             request, sender=sender.addr_spec, content_hash=content_hash

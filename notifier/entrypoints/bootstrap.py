@@ -19,6 +19,7 @@ from notifier.adapters.outbound.dynamodb.status import DynamoDbStatusStore
 from notifier.adapters.outbound.metrics import CloudWatchApiMetrics, EmfMetrics, NullMetrics
 from notifier.adapters.outbound.null_state import NullIdempotencyStore, NullSuppressionList
 from notifier.adapters.outbound.s3 import S3AttachmentStore
+from notifier.adapters.outbound.s3_templates import CachedTemplateStore, S3TemplateStore
 from notifier.adapters.outbound.ses import SesMailer
 from notifier.adapters.outbound.sns import NullStatusCallbacks, SnsStatusCallbacks
 from notifier.adapters.outbound.sqs import NullEmailQueue, SqsEmailQueue
@@ -37,6 +38,7 @@ from notifier.domain.ports import (
     SuppressionList,
 )
 from notifier.domain.service import EmailService, utc_now
+from notifier.domain.templates import NoRenderer, NoTemplates, Templates, TemplateStore
 from notifier.domain.tracking import NullTracker, StatusService, Tracker
 from notifier.domain.validation import Validator
 from notifier.entrypoints.app import App
@@ -57,6 +59,7 @@ def bootstrap(
     statuses: StatusStore | None = None,
     callbacks: StatusCallbacks | None = None,
     queue: EmailQueue | None = None,
+    templates: TemplateStore | None = None,
     clock: Callable[[], datetime] = utc_now,
     configure_logs: bool = True,
 ) -> App:
@@ -131,7 +134,7 @@ def bootstrap(
         transient_bounce_limit=settings.transient_bounce_limit,
         clock=clock,
     )
-    validator = Validator(policy, addresses)
+    validator = Validator(policy, addresses, _templates(settings, templates, session))
     return App(
         validator=validator,
         service=service,
@@ -142,6 +145,26 @@ def bootstrap(
         metrics=metrics,
         send_concurrency=settings.send_concurrency,
     )
+
+
+def _templates(
+    settings: Settings,
+    store: TemplateStore | None,
+    session: Callable[[], botocore.session.Session],
+) -> Templates:
+    """Templates from NOTIFIER_TEMPLATES (or the store a test passes), read through a cache;
+    without either, the null store refuses every templated message."""
+    if store is None and settings.templates:
+        pool = settings.send_concurrency
+        store = S3TemplateStore(
+            lambda: client(session(), "s3", retries=3, pool=pool), settings.templates
+        )
+    if store is None:
+        return Templates(NoTemplates(), NoRenderer())
+    # Imported only when templates are configured: Jinja2 costs about 45 ms of a cold start.
+    from notifier.adapters.rendering import JinjaRenderer
+
+    return Templates(CachedTemplateStore(store), JinjaRenderer())
 
 
 def _aws_session() -> botocore.session.Session:

@@ -106,6 +106,7 @@ def _sent(sent: EmailSent, duration_ms: float, metrics: Metrics, fields: dict[st
         outcome="sent",
         ses_message_id=sent.ses_message_id,
         size_bytes=sent.size_bytes,
+        **({"template_version": sent.template_version} if sent.template_version else {}),
         **fields,
     )
 

@@ -62,6 +62,14 @@ def _log_level(raw: str) -> str:
     return level
 
 
+def _s3_url(raw: str) -> str:
+    url = raw.strip()
+    bucket, _, _prefix = url.removeprefix("s3://").partition("/")
+    if not url.startswith("s3://") or not bucket:
+        raise ValueError(f"expected s3://bucket/prefix, got {raw!r}")
+    return url
+
+
 def _setting(env: str, default: Any, parse: Callable[[str], Any]) -> Any:
     return attrs.field(default=default, metadata={ENV: (env, parse)})
 
@@ -98,6 +106,7 @@ class Settings:
         "NOTIFIER_STATUS_RETENTION_DAYS", 30, _bounded_int(1, 365)
     )
     queue_url: str = _setting("NOTIFIER_QUEUE_URL", "", str.strip)
+    templates: str = _setting("NOTIFIER_TEMPLATES", "", _s3_url)
     transient_bounce_limit: int = _setting(
         "NOTIFIER_TRANSIENT_BOUNCE_LIMIT", 3, _bounded_int(1, 100)
     )

@@ -19,6 +19,7 @@ def status_document(record: EmailStatus) -> dict[str, Any]:
         "idempotency_key": producer_key(record.idempotency_key) if record.idempotency_key else None,
         "sender": record.sender or None,
         "tenant": record.tenant or None,
+        "template_version": record.template_version or None,
         "recipients": [
             {
                 "id": rid,

@@ -309,6 +309,7 @@ def test_every_field_of_a_record_survives_the_store(statuses: StatusStore) -> No
         idempotency_key=KEY,
         sender="noreply@acubeapi.com",
         tenant="billing",
+        template_version="invoice-ready/fr@0123456789ab",
         created_at="2026-11-28T09:30:00.000+00:00",
         updated_at="2026-11-28T11:00:00.000Z",
         expires_at=START + 30 * DAY + 0.5,

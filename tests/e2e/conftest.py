@@ -112,10 +112,11 @@ def provision_stack(
     events: bool = False,
     visibility_timeout: int = VISIBILITY_TIMEOUT,
     max_receive_count: int = 3,
+    templates: str = "",
 ) -> Provisioned:
     """A test's own queue, dead-letter queue, topics and, if asked, state table and SES
-    configuration set publishing events (with a status topic), plus the shared SES domain,
-    bucket and sample invoice."""
+    configuration set publishing events (with a status topic) and the sample templates (at
+    the `templates` S3 URL), plus the shared SES domain, bucket and sample invoice."""
     name = f"e2e-{uuid.uuid4().hex[:12]}"
     return provision(
         aws_session(),
@@ -131,6 +132,7 @@ def provision_stack(
             state_table=f"{name}-state" if state_table else "",
             configuration_set=f"{name}-events" if events else "",
             status_topic_name=f"{name}-status" if events else "",
+            sample_templates=templates,
         ),
     )
 

@@ -21,6 +21,7 @@ from tests.fakes import (
     FakeStatusCallbacks,
     FakeStatusStore,
     FakeSuppressionList,
+    FakeTemplateStore,
 )
 from tests.unit.api_support import Api
 
@@ -74,8 +75,8 @@ def make_app(
 ) -> Callable[..., App]:
     """The app with fakes; pass `idempotency=`/`suppression=`/`statuses=` fakes to turn state
     on, `callbacks=` to keep what status changes publish, `queue=` for the HTTP API's email
-    queue, and `own_mailer=` for a second app whose SES message ids start again at
-    `fake-ses-1`."""
+    queue, `templates=` for a template store, and `own_mailer=` for a second app whose SES
+    message ids start again at `fake-ses-1`."""
 
     def make(
         idempotency: FakeIdempotencyStore | None = None,
@@ -85,6 +86,7 @@ def make_app(
         queue: FakeEmailQueue | None = None,
         clock: Callable[[], datetime] = lambda: FIXED_NOW,
         own_mailer: FakeMailer | None = None,
+        templates: FakeTemplateStore | None = None,
         **settings: Any,
     ) -> App:
         settings.setdefault("attachment_buckets", ("acube-invoices",))
@@ -98,6 +100,7 @@ def make_app(
             statuses=statuses,
             callbacks=callbacks,
             queue=queue,
+            templates=templates,
             clock=clock,
             configure_logs=False,
         )

@@ -52,5 +52,5 @@ def test_every_bad_value_is_named_in_one_error() -> None:
 
 def test_the_variable_list_is_complete() -> None:
     """`Settings.variables()` names one variable per field (the SAM template test relies on it)."""
-    assert len(Settings.variables()) == len(set(Settings.variables())) == 18
+    assert len(Settings.variables()) == len(set(Settings.variables())) == 19
     assert all(name.startswith("NOTIFIER_") for name in Settings.variables())

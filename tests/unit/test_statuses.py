@@ -527,8 +527,12 @@ OBSERVED = {
     for name in EVERY_EVENT
     if (feedback := parse_ses_notification(about_sent(name))) is not None
 }
-COMMAND = Validator(Policy(), EmailValidatorAddresses()).command(
-    parse_message(message(cc=["Jane.Doe@Example.com"]))
+# Rendered from a template: its version is metadata the merge must keep in any order.
+COMMAND = attrs.evolve(
+    Validator(Policy(), EmailValidatorAddresses()).command(
+        parse_message(message(cc=["Jane.Doe@Example.com"]))
+    ),
+    template_version="invoice-ready/fr@0123456789ab",
 )
 
 
@@ -578,6 +582,7 @@ def test_the_record_in_order_has_every_observation_in_it() -> None:
     assert IN_ORDER.message_status is Status.RENDERING_FAILED
     assert set(IN_ORDER.engagement) == set(Engagement)
     assert (IN_ORDER.idempotency_key, IN_ORDER.tenant) == (KEY, "billing")
+    assert IN_ORDER.template_version == "invoice-ready/fr@0123456789ab"
 
 
 # --- messages refused --------------------------------------------------------------------

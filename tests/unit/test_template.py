@@ -111,6 +111,7 @@ def test_each_variable_takes_its_own_parameter_or_fixed_value(function: dict[str
     assert variables == {
         "NOTIFIER_ALLOWED_SENDERS": {"Fn::Join": [",", {"Ref": "AllowedSenders"}]},
         "NOTIFIER_ATTACHMENT_BUCKETS": {"Fn::Join": [",", {"Ref": "AttachmentBuckets"}]},
+        "NOTIFIER_TEMPLATES": {"Ref": "Templates"},
         "NOTIFIER_MAX_RECIPIENTS": "50",
         "NOTIFIER_MAX_MESSAGE_BYTES": "10485760",
         "NOTIFIER_SEND_CONCURRENCY": {"Ref": "SendConcurrency"},

@@ -24,6 +24,7 @@ REFS: dict[str, Any] = {
     "AttachmentBuckets": ["acube-invoices", "acube-reports"],
     "SesIdentityArns": ["arn:aws:ses:eu-west-1:123456789012:identity/acubeapi.com"],
     "SesConfigurationSet": "billing",
+    "Templates": "s3://acube-templates/notifier/v1",
 }
 
 
@@ -88,6 +89,9 @@ def _render(value: Any, refs: dict[str, Any]) -> Any:
     if function == "Fn::Split":
         delimiter, text = argument
         return _render(text, refs).split(delimiter)
+    if function == "Fn::Select":
+        index, items = argument
+        return _render(items, refs)[index]
     if function == "Fn::Sub":
         text, variables = argument if isinstance(argument, list) else (argument, {})
         names = {**refs, **{name: _render(v, refs) for name, v in variables.items()}}
@@ -122,13 +126,14 @@ def test_every_statement_of_the_function_role_allows_named_actions_on_named_reso
             "kms:GenerateDataKey",
             "ses:SendRawEmail",  # as the configured identities
             "ses:SendRawEmail",  # with the configured configuration set
-            "s3:GetObject",
+            "s3:GetObject",  # attachments
+            "s3:GetObject",  # templates
             "cloudwatch:PutMetricData",
         ]
     )
     assert all(statement["Effect"] == "Allow" for statement in statements)
     # S3's `*`s are the partition and the objects of each bucket: see the S3 test.
-    assert sorted(wildcards) == ["PutMetricsInOwnNamespace", "ReadAttachments"]
+    assert sorted(wildcards) == ["PutMetricsInOwnNamespace", "ReadAttachments", "ReadTemplates"]
     assert wildcards["PutMetricsInOwnNamespace"] == {
         "Sid": "PutMetricsInOwnNamespace",
         "Effect": "Allow",
@@ -152,6 +157,7 @@ def test_optional_grants_exist_only_when_their_feature_is_on(
     assert conditional == {
         "SendWithConfigurationSet": "HasSesConfigurationSet",
         "ReadAttachments": "HasAttachmentBuckets",
+        "ReadTemplates": "HasTemplates",
         "PutMetricsInOwnNamespace": "PublishesMetricsByApi",
     }
     assert {name: template["Conditions"][name] for name in conditional.values()} == {
@@ -162,6 +168,7 @@ def test_optional_grants_exist_only_when_their_feature_is_on(
             "Fn::Not": [{"Fn::Equals": [{"Fn::Join": ["", {"Ref": "AttachmentBuckets"}]}, ""]}]
         },
         "PublishesMetricsByApi": {"Fn::Equals": [{"Ref": "MetricsMode"}, "api"]},
+        "HasTemplates": {"Fn::Not": [{"Fn::Equals": [{"Ref": "Templates"}, ""]}]},
     }
 
 
@@ -172,9 +179,11 @@ def test_the_function_reads_only_objects_of_the_attachment_buckets(
     bucket of the AttachmentBuckets parameter only: NOTIFIER_ATTACHMENT_BUCKETS and IAM say
     the same."""
     s3 = [a for s in statements for a in _actions(s) if a.startswith("s3:")]
-    (statement,) = _by_action(statements, "s3:GetObject")
+    (statement,) = [
+        s for s in _by_action(statements, "s3:GetObject") if s["Sid"] != "ReadTemplates"
+    ]
 
-    assert s3 == ["s3:GetObject"]
+    assert s3 == ["s3:GetObject", "s3:GetObject"]  # the other reads templates: see below
     assert _render(statement["Resource"], REFS) == [
         "arn:*:s3:::acube-invoices/*",
         "arn:*:s3:::acube-reports/*",
@@ -182,6 +191,21 @@ def test_the_function_reads_only_objects_of_the_attachment_buckets(
     assert _render(statement["Resource"], {**REFS, "AttachmentBuckets": ["acube-invoices"]}) == [
         "arn:*:s3:::acube-invoices/*"
     ]
+
+
+def test_the_function_reads_only_the_objects_under_the_templates_prefix(
+    statements: list[dict[str, Any]],
+) -> None:
+    """s3:GetObject on `<bucket>/<prefix>/*` of the Templates parameter (NOTIFIER_TEMPLATES),
+    nothing above the prefix and no listing."""
+    (statement,) = [s for s in statements if s.get("Sid") == "ReadTemplates"]
+
+    assert _actions(statement) == ["s3:GetObject"]
+    assert _render(statement["Resource"], REFS) == "arn:aws:s3:::acube-templates/notifier/v1/*"
+    assert (
+        _render(statement["Resource"], {**REFS, "Templates": "s3://acube-templates"})
+        == "arn:aws:s3:::acube-templates/*"
+    )
 
 
 def test_the_function_sends_only_as_the_configured_identities(

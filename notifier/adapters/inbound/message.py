@@ -55,6 +55,10 @@ _tags_hook = _converter.get_structure_hook(dict[str, str])
 _converter.register_structure_hook_func(
     lambda t: t == dict[str, str], lambda v, t: _tags_hook(_require_object(v), t)
 )
+# A template's `data`: any JSON object, kept as decoded (the renderer reads it).
+_converter.register_structure_hook_func(
+    lambda t: t == dict[str, Any], lambda v, t: dict(_require_object(v))
+)
 _attachment_hook = _converter.get_structure_hook(AttachmentRequest)
 _converter.register_structure_hook(
     AttachmentRequest,

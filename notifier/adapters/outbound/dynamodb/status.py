@@ -127,6 +127,7 @@ def to_json(record: EmailStatus) -> str:
             "idempotency_key": record.idempotency_key,
             "sender": record.sender,
             "tenant": record.tenant,
+            "template_version": record.template_version,
             "created_at": record.created_at,
             "updated_at": record.updated_at,
             "expires_at": record.expires_at,
@@ -153,6 +154,7 @@ def from_json(text: str) -> EmailStatus:
         idempotency_key=data["idempotency_key"],
         sender=data["sender"],
         tenant=data["tenant"],
+        template_version=data.get("template_version", ""),  # absent from older records
         created_at=data["created_at"],
         updated_at=data["updated_at"],
         expires_at=float(data["expires_at"]),
