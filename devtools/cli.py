@@ -39,8 +39,8 @@ from devtools.runner.invokers import Function, HttpFunction, InProcessFunction
 from devtools.runner.poller import Runner, StopFlag
 from devtools.runner.queue import MAX_WAIT_SECONDS, SqsQueue
 from devtools.ses_outbox import SesOutbox
-from devtools.viewer import server as viewer_server
 from devtools.template_files import SAMPLES
+from devtools.viewer import server as viewer_server
 from notifier.adapters.inbound.message import parse_message
 from notifier.adapters.outbound.aws import RegionNotSet, aws_session, client
 from notifier.domain.errors import InvalidMessage
