@@ -31,6 +31,7 @@ from notifier.adapters.outbound.s3_templates import parse_s3_url
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.type_defs import PutObjectRequestTypeDef
     from mypy_boto3_ses import SESClient
     from mypy_boto3_ses.literals import EventTypeType
     from mypy_boto3_ses.type_defs import EventDestinationTypeDef
@@ -386,39 +387,36 @@ class _Provisioner:
         self._changes.append(f"created bucket {bucket}")
 
     def _sample(self, bucket: str) -> str:
-        body = sample_pdf()
+        self._upload(bucket, SAMPLE_ATTACHMENT_KEY, sample_pdf(), content_type="application/pdf")
+        return f"s3://{bucket}/{SAMPLE_ATTACHMENT_KEY}"
+
+    def _templates(self, url: str) -> None:
+        """Upload each sample template file whose content differs."""
+        bucket, prefix = parse_s3_url(url)
+        self._bucket(bucket)
+        for path, text in MemoryTemplateStore.from_directory().files.items():
+            key = f"{prefix}/{path}" if prefix else path
+            self._upload(bucket, key, text.encode("utf-8"))
+
+    def _upload(
+        self, bucket: str, key: str, body: bytes, *, content_type: str | None = None
+    ) -> None:
+        """Put `body` at `key` unless it is there already (a single-part upload's ETag is the
+        MD5 of the content)."""
         try:
-            head = self._aws.s3.head_object(Bucket=bucket, Key=SAMPLE_ATTACHMENT_KEY)
-            # A single-part upload's ETag is the MD5 of the content.
+            head = self._aws.s3.head_object(Bucket=bucket, Key=key)
             current: str | None = head["ETag"].strip('"')
         except ClientError as exc:
             if error_code(exc) not in {"404", "NoSuchKey", "NotFound"}:
                 raise
             current = None
-        if current != hashlib.md5(body, usedforsecurity=False).hexdigest():
-            self._aws.s3.put_object(
-                Bucket=bucket, Key=SAMPLE_ATTACHMENT_KEY, Body=body, ContentType="application/pdf"
-            )
-            self._changes.append(f"uploaded s3://{bucket}/{SAMPLE_ATTACHMENT_KEY}")
-        return f"s3://{bucket}/{SAMPLE_ATTACHMENT_KEY}"
-
-    def _templates(self, url: str) -> None:
-        """Upload each sample template file whose content differs (ETag = MD5)."""
-        bucket, prefix = parse_s3_url(url)
-        self._bucket(bucket)
-        for path, text in MemoryTemplateStore.from_directory().files.items():
-            key = f"{prefix}/{path}" if prefix else path
-            body = text.encode("utf-8")
-            try:
-                head = self._aws.s3.head_object(Bucket=bucket, Key=key)
-                current: str | None = head["ETag"].strip('"')
-            except ClientError as exc:
-                if error_code(exc) not in {"404", "NoSuchKey", "NotFound"}:
-                    raise
-                current = None
-            if current != hashlib.md5(body, usedforsecurity=False).hexdigest():
-                self._aws.s3.put_object(Bucket=bucket, Key=key, Body=body)
-                self._changes.append(f"uploaded s3://{bucket}/{key}")
+        if current == hashlib.md5(body, usedforsecurity=False).hexdigest():
+            return
+        request: PutObjectRequestTypeDef = {"Bucket": bucket, "Key": key, "Body": body}
+        if content_type:
+            request["ContentType"] = content_type
+        self._aws.s3.put_object(**request)
+        self._changes.append(f"uploaded s3://{bucket}/{key}")
 
     def _state_table(self, name: str) -> None:
         dynamodb = self._aws.dynamodb
