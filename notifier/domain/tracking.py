@@ -40,16 +40,7 @@ class Tracker(Protocol):
         """Record that SES accepted `command`."""
         ...
 
-    def refused(
-        self,
-        *,
-        idempotency_key: str,
-        sender: str,
-        tenant: str,
-        status: Status,
-        detail: str,
-        recipients: tuple[str, ...] = (),
-    ) -> StatusChange | None:
+    def refused(self, refusal: Refusal) -> StatusChange | None:
         """Record a message refused before SES."""
         ...
 
@@ -73,16 +64,7 @@ class NullTracker:
         """Nothing is kept."""
         return []
 
-    def refused(
-        self,
-        *,
-        idempotency_key: str,
-        sender: str,
-        tenant: str,
-        status: Status,
-        detail: str,
-        recipients: tuple[str, ...] = (),
-    ) -> StatusChange | None:
+    def refused(self, refusal: Refusal) -> StatusChange | None:
         """Nothing is kept."""
         return None
 
@@ -147,32 +129,24 @@ class StatusService:
         )
         return changes
 
-    def refused(
-        self,
-        *,
-        idempotency_key: str,
-        sender: str,
-        tenant: str,
-        status: Status,
-        detail: str,
-        recipients: tuple[str, ...] = (),
-    ) -> StatusChange | None:
+    def refused(self, refusal: Refusal) -> StatusChange | None:
         """A message refused before SES (`failed`, or `suppressed`: nobody left to send to).
         Nothing when the key's message was sent already: a copy refused later (its recipients
         suppressed since) says nothing of the email that went out."""
-        kept = self.store.find(idempotency_key)
+        kept = self.store.find(refusal.idempotency_key)
         if kept is not None and kept.ses_message_id:
             return None
         now = self.clock()
         at = now.isoformat(timespec="milliseconds")
+        status, detail = refusal.status, refusal.detail
         record = EmailStatus(
             ses_message_id="",
-            recipients=Observation.of("", recipients, status, at=at).recipients,
+            recipients=Observation.of("", refusal.recipients, status, at=at).recipients,
             message_status=status,
             message_detail=detail,
-            idempotency_key=idempotency_key,
-            sender=sender,
-            tenant=tenant,
+            idempotency_key=refusal.idempotency_key,
+            sender=refusal.sender,
+            tenant=refusal.tenant,
             created_at=at,
             updated_at=at,
             expires_at=now.timestamp() + self.retention_seconds,
@@ -192,7 +166,19 @@ class StatusService:
         return self.store.find(idempotency_key)
 
 
-def refusal(error: BaseException) -> tuple[Status, str, tuple[str, ...]] | None:
+@attrs.frozen(kw_only=True)
+class Refusal:
+    """A message refused for good before SES, and the status it leaves."""
+
+    idempotency_key: str  # sender-scoped
+    sender: str
+    tenant: str
+    status: Status  # FAILED or SUPPRESSED
+    detail: str
+    recipients: tuple[str, ...] = ()  # those it names (the suppressed ones)
+
+
+def refusal_status(error: BaseException) -> tuple[Status, str, tuple[str, ...]] | None:
     """The status a failure leaves (and its detail, and the recipients it names), or None when
     it leaves none: transient failures are retried, a paused account is retried, and an
     idempotency conflict must not overwrite the key's first message."""

@@ -31,7 +31,7 @@ from notifier.domain.ports import Metrics, Unit
 from notifier.domain.privacy import redact
 from notifier.domain.service import EmailService
 from notifier.domain.status import StatusChange
-from notifier.domain.tracking import TENANT_TAG, Tracker, refusal
+from notifier.domain.tracking import TENANT_TAG, Refusal, Tracker, refusal_status
 from notifier.domain.validation import Validator
 from notifier.entrypoints.context import DEFAULT_TIMEOUT_SECONDS, LambdaContext
 from notifier.entrypoints.http_api import HttpApi
@@ -213,19 +213,23 @@ class App:
     ) -> tuple[StatusChange, ...]:
         """The `failed` or `suppressed` record of a message refused for good, when its sender
         and idempotency key are known (best effort: the response already says what failed)."""
-        refused = refusal(error)
-        key = self._validator.key_of(request) if request is not None else None
-        if refused is None or key is None or request is None:
+        refused = refusal_status(error)
+        if refused is None or request is None:
+            return ()
+        key = self._validator.key_of(request)  # only now: it parses the sender again
+        if key is None:
             return ()
         status, detail, recipients = refused
         try:
             change = self._tracking.refused(
-                idempotency_key=key,
-                sender=key.partition("#")[0],
-                tenant=request.tags.get(TENANT_TAG, ""),
-                status=status,
-                detail=detail,
-                recipients=recipients,
+                Refusal(
+                    idempotency_key=key,
+                    sender=key.partition("#")[0],
+                    tenant=request.tags.get(TENANT_TAG, ""),
+                    status=status,
+                    detail=detail,
+                    recipients=recipients,
+                )
             )
         except Exception as exc:  # noqa: BLE001 - see the docstring
             self._metrics.add("StatusUnrecorded", 1, Unit.COUNT)
