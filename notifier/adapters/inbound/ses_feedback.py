@@ -22,6 +22,19 @@ VALIDATION_NOTICE = "Successfully validated SNS topic for Amazon SES event publi
 SUBSCRIPTION_NOTICE = "AmazonSnsSubscriptionSucceeded"
 # The object holding an event's details is named after its type, except this one.
 _DETAIL_KEY = {FeedbackKind.RENDERING_FAILURE: "failure"}
+# Events about some recipients: where their details list them (and under which key of each
+# item, None for plain strings), and the fields of the feedback type and sub-type.
+_RECIPIENT_EVENTS: dict[FeedbackKind, tuple[str, str | None, str, str]] = {
+    FeedbackKind.BOUNCE: ("bouncedRecipients", "emailAddress", "bounceType", "bounceSubType"),
+    FeedbackKind.COMPLAINT: (
+        "complainedRecipients",
+        "emailAddress",
+        "complaintFeedbackType",
+        "complaintSubType",
+    ),
+    FeedbackKind.DELIVERY: ("recipients", None, "", ""),
+    FeedbackKind.DELIVERY_DELAY: ("delayedRecipients", "emailAddress", "delayType", ""),
+}
 
 
 def setup_notice(text: str, data: Any) -> str | None:
@@ -59,27 +72,13 @@ def parse_ses_notification(data: Any) -> Feedback | None:
         tenant=_tag(mail, "tenant"),
         feedback_id=_text(detail, "feedbackId"),
     )
-    if kind is FeedbackKind.BOUNCE:
+    if kind in _RECIPIENT_EVENTS:
+        listed, item_key, type_field, sub_type_field = _RECIPIENT_EVENTS[kind]
         return attrs.evolve(
             base,
-            recipients=_addresses(detail.get("bouncedRecipients"), key="emailAddress"),
-            feedback_type=_text(detail, "bounceType"),
-            feedback_sub_type=_text(detail, "bounceSubType"),
-        )
-    if kind is FeedbackKind.COMPLAINT:
-        return attrs.evolve(
-            base,
-            recipients=_addresses(detail.get("complainedRecipients"), key="emailAddress"),
-            feedback_type=_text(detail, "complaintFeedbackType"),
-            feedback_sub_type=_text(detail, "complaintSubType"),
-        )
-    if kind is FeedbackKind.DELIVERY:
-        return attrs.evolve(base, recipients=_addresses(detail.get("recipients")))
-    if kind is FeedbackKind.DELIVERY_DELAY:
-        return attrs.evolve(
-            base,
-            recipients=_addresses(detail.get("delayedRecipients"), key="emailAddress"),
-            feedback_type=_text(detail, "delayType"),
+            recipients=_addresses(detail.get(listed), key=item_key),
+            feedback_type=_text(detail, type_field) if type_field else "",
+            feedback_sub_type=_text(detail, sub_type_field) if sub_type_field else "",
         )
     if kind is FeedbackKind.REJECT:
         return attrs.evolve(base, detail=_short(_text(detail, "reason")))
