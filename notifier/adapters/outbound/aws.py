@@ -13,6 +13,8 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import threading
+from collections.abc import Callable
 from typing import Any, Literal, get_args
 
 import botocore.session
@@ -105,6 +107,24 @@ def client(
         retries={"mode": "standard", "total_max_attempts": retries},
     )
     return session.create_client(service, config=config)
+
+
+class LazyClient[ClientT]:
+    """A client made on first use, once, from `factory`: an adapter most invocations never
+    need costs the cold start nothing (botocore's client creation is not thread-safe, hence
+    the lock)."""
+
+    def __init__(self, factory: Callable[[], ClientT]) -> None:
+        self._factory = factory
+        self._made: ClientT | None = None
+        self._lock = threading.Lock()
+
+    def get(self) -> ClientT:
+        """The client, made now if it was not yet."""
+        with self._lock:
+            if self._made is None:
+                self._made = self._factory()
+            return self._made
 
 
 def error_code(exc: ClientError) -> str:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from notifier.adapters.outbound.aws import error_code
+from notifier.adapters.outbound.aws import LazyClient, error_code
 from notifier.domain.errors import AttachmentUnavailable, DependencyUnavailable
 
 if TYPE_CHECKING:
@@ -24,16 +23,11 @@ class S3AttachmentStore:
     The client is made on first use, once, from `client_factory`."""
 
     def __init__(self, client_factory: Callable[[], S3Client]) -> None:
-        self._factory = client_factory
-        self._made: S3Client | None = None
-        self._lock = threading.Lock()
+        self._lazy = LazyClient(client_factory)
 
     @property
     def _client(self) -> S3Client:
-        with self._lock:  # botocore client creation is not thread-safe
-            if self._made is None:
-                self._made = self._factory()
-            return self._made
+        return self._lazy.get()
 
     def size(self, bucket: str, key: str) -> int:
         try:

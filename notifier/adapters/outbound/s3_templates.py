@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from notifier.adapters.outbound.aws import error_code
+from notifier.adapters.outbound.aws import LazyClient, error_code
 from notifier.domain.errors import DependencyUnavailable, InvalidMessage
 from notifier.domain.templates import TemplateFiles, TemplateStore
 
@@ -43,17 +43,12 @@ class S3TemplateStore:
     """Reads template files from one bucket and prefix; the client is made on first use."""
 
     def __init__(self, client_factory: Callable[[], S3Client], url: str) -> None:
-        self._factory = client_factory
-        self._made: S3Client | None = None
-        self._lock = threading.Lock()
+        self._lazy = LazyClient(client_factory)
         self.bucket, self.prefix = parse_s3_url(url)
 
     @property
     def _client(self) -> S3Client:
-        with self._lock:  # botocore client creation is not thread-safe
-            if self._made is None:
-                self._made = self._factory()
-            return self._made
+        return self._lazy.get()
 
     def default_locale(self, name: str) -> str | None:
         found = self._read(f"{name}/template.json")

@@ -9,13 +9,12 @@ recipients.
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from notifier.adapters.outbound.aws import error_code
+from notifier.adapters.outbound.aws import LazyClient, error_code
 from notifier.domain.errors import DependencyUnavailable
 from notifier.domain.idempotency import producer_key
 from notifier.domain.status import EmailStatus, StatusChange
@@ -63,17 +62,12 @@ class SnsStatusCallbacks:
     on first use: most invocations of a deployment without events publish nothing."""
 
     def __init__(self, client_factory: Callable[[], SNSClient], topic_arn: str) -> None:
-        self._factory = client_factory
+        self._lazy = LazyClient(client_factory)
         self._topic_arn = topic_arn
-        self._made: SNSClient | None = None
-        self._lock = threading.Lock()
 
     @property
     def _client(self) -> SNSClient:
-        with self._lock:  # botocore client creation is not thread-safe
-            if self._made is None:
-                self._made = self._factory()
-            return self._made
+        return self._lazy.get()
 
     def publish(self, record: EmailStatus, changes: Sequence[StatusChange]) -> None:
         entries: list[PublishBatchRequestEntryTypeDef] = [

@@ -3,14 +3,13 @@ send later, exactly as a producer's own `SendMessage` would (the same JSON body)
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from notifier.adapters.inbound.message import dump_message
-from notifier.adapters.outbound.aws import error_code
+from notifier.adapters.outbound.aws import LazyClient, error_code
 from notifier.domain.errors import DependencyUnavailable, EnqueueNotConfigured, MessageTooLarge
 from notifier.domain.model import MessageRequest
 
@@ -27,17 +26,12 @@ class SqsEmailQueue:
     only the enqueue route needs it."""
 
     def __init__(self, client_factory: Callable[[], SQSClient], queue_url: str) -> None:
-        self._factory = client_factory
+        self._lazy = LazyClient(client_factory)
         self._queue_url = queue_url
-        self._made: SQSClient | None = None
-        self._lock = threading.Lock()
 
     @property
     def _client(self) -> SQSClient:
-        with self._lock:  # botocore client creation is not thread-safe
-            if self._made is None:
-                self._made = self._factory()
-            return self._made
+        return self._lazy.get()
 
     def enqueue(self, request: MessageRequest) -> str:
         body = dump_message(request)
