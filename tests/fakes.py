@@ -15,13 +15,14 @@ import attrs
 from devtools.template_files import MemoryTemplateStore
 from notifier.adapters.inbound.message import dump_message
 from notifier.adapters.outbound.sqs import SQS_MAX_MESSAGE_BYTES
+from notifier.domain.deferral import QueuedMessage
 from notifier.domain.errors import (
     AttachmentUnavailable,
     MessageTooLarge,
     NotifierError,
     TransientError,
 )
-from notifier.domain.model import MessageRequest
+from notifier.domain.model import MessageRequest, Priority
 from notifier.domain.ports import Unit
 from notifier.domain.state import (
     IdempotencyRecord,
@@ -304,3 +305,40 @@ class FakeTemplateStore:
     def fetch(self, name: str, locale: str) -> TemplateFiles | None:
         self.fetches.append((name, locale))
         return self._store.fetch(name, locale)
+
+
+class FakeRequeue:
+    """Keeps what would go on a queue again: copies put back (with their delay and count of
+    deferrals), forwards to another lane, originals held back; raises the queued errors first,
+    one per `put_back`/`forward`. `lanes` maps a queue ARN to its lane."""
+
+    def __init__(
+        self, lanes: dict[str, Priority] | None = None, *errors: Exception, configured: bool = True
+    ) -> None:
+        self.lanes = lanes if lanes is not None else {}
+        self.configured = configured
+        self.errors = list(errors)
+        self.put: list[tuple[QueuedMessage, Priority, int, int]] = []
+        self.forwarded: list[tuple[QueuedMessage, Priority]] = []
+        self.held: list[tuple[QueuedMessage, int]] = []
+
+    def lane_of(self, message: QueuedMessage) -> Priority | None:
+        return self.lanes.get(message.source_arn)
+
+    def has_lane(self, lane: Priority) -> bool:
+        return self.configured
+
+    def put_back(
+        self, message: QueuedMessage, *, lane: Priority, delay_seconds: int, deferrals: int
+    ) -> None:
+        if self.errors:
+            raise self.errors.pop(0)
+        self.put.append((message, lane, delay_seconds, deferrals))
+
+    def forward(self, message: QueuedMessage, *, lane: Priority) -> None:
+        if self.errors:
+            raise self.errors.pop(0)
+        self.forwarded.append((message, lane))
+
+    def hold(self, message: QueuedMessage, *, delay_seconds: int) -> None:
+        self.held.append((message, delay_seconds))

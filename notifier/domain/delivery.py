@@ -1,11 +1,12 @@
 """The SES delivery options of a message, checked against SES's own rules: the idempotency
-key, the configuration set, message tags and List-Unsubscribe."""
+key, the configuration set, message tags, List-Unsubscribe and the priority lane."""
 
 from __future__ import annotations
 
 import re
 import urllib.parse
 
+from notifier.domain.model import Priority
 from notifier.domain.problems import Problems
 
 MAX_IDEMPOTENCY_KEY_CHARS = 256
@@ -85,3 +86,13 @@ def list_unsubscribe(problems: Problems, uris: tuple[str, ...]) -> tuple[str, ..
         else:
             good[kind] = uri
     return tuple(good[k] for k in ("https", "mailto") if k in good)
+
+
+def priority(problems: Problems, value: str) -> Priority:
+    """The lane: `transactional` (the default) or `bulk`."""
+    try:
+        return Priority(value)
+    except ValueError:
+        choices = " or ".join(repr(p.value) for p in Priority)
+        problems.add("priority", f"must be {choices}")
+        return Priority.TRANSACTIONAL

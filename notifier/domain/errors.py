@@ -97,6 +97,19 @@ class SendThrottled(TransientError):
     reason = "throttled"
 
 
+class OverLimit(TransientError):
+    """The producer is over its limit (NOTIFIER_PRODUCER_LIMITS): nothing was sent; the same
+    message can be sent `retry_after` seconds from now."""
+
+    reason = "over_limit"
+
+    def __init__(self, message: str, *, retry_after: float, producer: str, which: str) -> None:
+        self.retry_after = retry_after
+        self.producer = producer
+        self.which = which  # "rate" or "daily"
+        super().__init__(message)
+
+
 class DependencyUnavailable(TransientError):
     """An AWS dependency failed or timed out past our retries."""
 

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import enum
 import re
 from typing import Any
 
 import attrs
 
 _SPACES = re.compile(" {2,}")
+
+
+class Priority(enum.Enum):
+    """Which lane a message travels: transactional mail (password resets, invoices) keeps its
+    share of the SES quota under a flood of bulk mail (newsletters, campaigns)."""
+
+    TRANSACTIONAL = "transactional"
+    BULK = "bulk"
 
 
 def _phrase(name: str) -> str:
@@ -44,6 +53,13 @@ class MessageRequest:
     template: str | None = None  # instead of subject / text_content / html_content
     locale: str | None = None  # BCP 47, e.g. fr-FR
     data: dict[str, Any] = attrs.field(factory=dict)  # the template's variables
+    priority: str = Priority.TRANSACTIONAL.value  # or "bulk": README "Priority"
+
+    @property
+    def bulk(self) -> bool:
+        """Whether the producer asked for the bulk lane (an invalid value is not: validation
+        refuses it wherever the message is)."""
+        return self.priority == Priority.BULK.value
 
 
 @attrs.frozen(kw_only=True)
@@ -102,6 +118,7 @@ class SendEmail:
     tags: tuple[tuple[str, str], ...] = ()
     list_unsubscribe: tuple[str, ...] = ()
     template_version: str = ""  # of the template it was rendered from, if any
+    priority: Priority = Priority.TRANSACTIONAL
 
     @property
     def destinations(self) -> tuple[str, ...]:

@@ -6,7 +6,8 @@ import enum
 from collections.abc import Collection, Sequence
 from typing import Protocol
 
-from notifier.domain.model import Mailbox, MessageRequest
+from notifier.domain.deferral import QueuedMessage
+from notifier.domain.model import Mailbox, MessageRequest, Priority
 from notifier.domain.state import IdempotencyRecord, Suppression
 from notifier.domain.status import EmailStatus, StatusChange
 
@@ -158,4 +159,32 @@ class EmailQueue(Protocol):
         """Put the message on the queue and return the queue's id for it; raise
         `MessageTooLarge` when it cannot fit a queue message, `TransientError` when the queue
         cannot be reached, `EnqueueNotConfigured` when there is no queue."""
+        ...
+
+
+class Requeue(Protocol):
+    """Puts a message that arrived from a queue or a topic on a queue again: later, or on
+    another lane. `put_back` and `forward` raise `TransientError` when that cannot be done."""
+
+    def lane_of(self, message: QueuedMessage) -> Priority | None:
+        """The lane of the queue the message came from; None from SNS or an unknown queue."""
+        ...
+
+    def has_lane(self, lane: Priority) -> bool:
+        """Whether a queue is configured for `lane`."""
+        ...
+
+    def put_back(
+        self, message: QueuedMessage, *, lane: Priority, delay_seconds: int, deferrals: int
+    ) -> None:
+        """A fresh copy on the queue the message came from (on `lane`'s queue when it came
+        from SNS), received `delay_seconds` from now and carrying its count of deferrals."""
+        ...
+
+    def forward(self, message: QueuedMessage, *, lane: Priority) -> None:
+        """A copy on `lane`'s queue, now."""
+        ...
+
+    def hold(self, message: QueuedMessage, *, delay_seconds: int) -> None:
+        """Keep the original out of sight for `delay_seconds` (ChangeMessageVisibility)."""
         ...

@@ -131,6 +131,7 @@ def validate(
     configuration_set = delivery.configuration_set(problems, request.configuration_set)
     tags = delivery.tags(problems, request.tags)
     list_unsubscribe = delivery.list_unsubscribe(problems, request.list_unsubscribe)
+    priority = delivery.priority(problems, request.priority)
 
     if problems.errors:
         raise InvalidMessage(problems.errors)
@@ -154,6 +155,7 @@ def validate(
         configuration_set=configuration_set,
         tags=tags,
         list_unsubscribe=list_unsubscribe,
+        priority=priority,
     )
 
 

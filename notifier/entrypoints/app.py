@@ -7,12 +7,14 @@ failure is reported so that SQS or Lambda retries it (and finally dead-letters i
 from __future__ import annotations
 
 import contextvars
+import random
 import threading
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import attrs
 import structlog
 
 from notifier.adapters.inbound.events import (
@@ -24,10 +26,11 @@ from notifier.adapters.inbound.events import (
     sqs_messages,
 )
 from notifier.adapters.inbound.http import InvalidRequest, parse_http_event
-from notifier.domain.errors import NotifierError, SendingPaused
+from notifier.domain.deferral import Deferred, QueuedMessage, deferral_delay
+from notifier.domain.errors import NotifierError, OverLimit, SendingPaused, SendThrottled
 from notifier.domain.feedback import FeedbackService
-from notifier.domain.model import AlreadySent, EmailSent, MessageRequest, SendEmail
-from notifier.domain.ports import Metrics, Unit
+from notifier.domain.model import AlreadySent, EmailSent, MessageRequest, Priority, SendEmail
+from notifier.domain.ports import Metrics, Requeue, Unit
 from notifier.domain.privacy import redact
 from notifier.domain.service import EmailService
 from notifier.domain.status import StatusChange
@@ -65,16 +68,20 @@ class App:
         tracking: Tracker,
         feedback: FeedbackService,
         http: HttpApi,
+        requeue: Requeue,
         feedback_topics: Collection[str] = (),
         metrics: Metrics,
         send_concurrency: int,
         clock: Callable[[], float] = time.monotonic,
+        jitter: Callable[[], float] = random.random,
     ) -> None:
         self._validator = validator
         self._service = service
         self._tracking = tracking
         self._feedback = feedback
         self._http = http
+        self._requeue = requeue
+        self._jitter = jitter
         self._feedback_topics = frozenset(feedback_topics)
         self._metrics = metrics
         self._clock = clock
@@ -183,17 +190,68 @@ class App:
                     return done(
                         error=SendingPaused("not attempted: SES sending is paused", code="Paused")
                     )
+                if inbound.queued is not None and self._belongs_on_bulk(request, inbound.queued):
+                    self._requeue.forward(inbound.queued, lane=Priority.BULK)
+                    return done(forwarded=Priority.BULK)
                 command = self._validator.command(request)
                 sent = self._service.send(command, deadline=deadline)
                 return done(sent=sent, changes=self._sent(command, sent))
             except SendingPaused as exc:
                 paused.set()
                 return done(error=exc)
+            except (OverLimit, SendThrottled) as exc:
+                if inbound.queued is None or request is None:  # HTTP, direct: 429 or 503
+                    return done(error=exc)
+                return done(**self._defer(inbound.queued, request, exc))
             except NotifierError as exc:
                 return done(error=exc, changes=self._refused(request, exc))
             except Exception as exc:  # a bug must fail one record, not the whole batch
                 log.exception("record.unexpected_error", error_type=type(exc).__name__)
                 return done(error=exc)
+
+    def _belongs_on_bulk(self, request: MessageRequest, queued: QueuedMessage) -> bool:
+        """A bulk message that came by SNS or on another queue than the bulk lane's."""
+        return (
+            request.bulk
+            and self._requeue.has_lane(Priority.BULK)
+            and self._requeue.lane_of(queued) is not Priority.BULK
+        )
+
+    def _defer(
+        self, queued: QueuedMessage, request: MessageRequest, error: OverLimit | SendThrottled
+    ) -> dict[str, Any]:
+        """Put a message that must wait back on its queue (notifier/domain/deferral.py): a
+        fresh copy when it never failed, else the original held back (its receive counted).
+        A message from SNS goes on its lane's queue; with none, it fails as before and
+        Lambda's asynchronous retries keep it."""
+        over_limit = error if isinstance(error, OverLimit) else None
+        delay = deferral_delay(
+            over_limit.retry_after if over_limit else 0.0, queued.deferrals, jitter=self._jitter
+        )
+        deferred = Deferred(
+            reason=error.reason,
+            delay_seconds=delay,
+            deferrals=queued.deferrals + 1,
+            copied=True,
+            producer=over_limit.producer if over_limit else "",
+        )
+        lane = Priority.BULK if request.bulk else Priority.TRANSACTIONAL
+        if queued.never_failed:
+            try:
+                self._requeue.put_back(
+                    queued, lane=lane, delay_seconds=delay, deferrals=deferred.deferrals
+                )
+                return {"deferred": deferred}
+            except NotifierError as exc:
+                log.warning("email.requeue_failed", error=_why(exc))
+        if queued.source_arn:
+            try:
+                self._requeue.hold(queued, delay_seconds=delay)
+            except NotifierError as exc:
+                log.warning("email.hold_failed", error=_why(exc))
+            else:
+                return {"error": error, "deferred": attrs.evolve(deferred, copied=False)}
+        return {"error": error}
 
     def _sent(self, command: SendEmail, sent: EmailSent | AlreadySent) -> tuple[StatusChange, ...]:
         """The status record of what SES accepted. The email is out whatever happens here:

@@ -22,9 +22,10 @@ from notifier.adapters.outbound.s3 import S3AttachmentStore
 from notifier.adapters.outbound.s3_templates import CachedTemplateStore, S3TemplateStore
 from notifier.adapters.outbound.ses import SesMailer
 from notifier.adapters.outbound.sns import NullStatusCallbacks, SnsStatusCallbacks
-from notifier.adapters.outbound.sqs import NullEmailQueue, SqsEmailQueue
+from notifier.adapters.outbound.sqs import NullEmailQueue, SqsEmailQueue, SqsRequeue
 from notifier.domain.budget import ByteBudget
 from notifier.domain.feedback import FeedbackService
+from notifier.domain.model import Priority
 from notifier.domain.policy import Policy
 from notifier.domain.ports import (
     AddressParser,
@@ -33,6 +34,7 @@ from notifier.domain.ports import (
     IdempotencyStore,
     Mailer,
     Metrics,
+    Requeue,
     StatusCallbacks,
     StatusStore,
     SuppressionList,
@@ -59,6 +61,7 @@ def bootstrap(
     statuses: StatusStore | None = None,
     callbacks: StatusCallbacks | None = None,
     queue: EmailQueue | None = None,
+    requeue: Requeue | None = None,
     templates: TemplateStore | None = None,
     clock: Callable[[], datetime] = utc_now,
     configure_logs: bool = True,
@@ -94,10 +97,15 @@ def bootstrap(
         callbacks = SnsStatusCallbacks(
             lambda: client(session(), "sns", retries=3, pool=pool), topic
         )
+    sqs = functools.cache(lambda: client(session(), "sqs", retries=3, pool=pool))
     if queue is None and settings.queue_url:
-        url = settings.queue_url
         # Created on first use: only the HTTP API's enqueue route sends to the queue.
-        queue = SqsEmailQueue(lambda: client(session(), "sqs", retries=3, pool=pool), url)
+        queue = SqsEmailQueue(sqs, settings.queue_url, bulk_queue_url=settings.bulk_queue_url)
+    if requeue is None:
+        # Created on first use: only a message that must wait, or a bulk one on the
+        # transactional lane, is put on a queue again.
+        lanes = {Priority.TRANSACTIONAL: settings.queue_url, Priority.BULK: settings.bulk_queue_url}
+        requeue = SqsRequeue(sqs, lanes)
     # No state table: null objects, so that nothing downstream branches on a missing store.
     idempotency = idempotency or NullIdempotencyStore()
     suppression = suppression or NullSuppressionList()
@@ -141,6 +149,7 @@ def bootstrap(
         tracking=tracking,
         feedback=feedback,
         http=HttpApi(validator=validator, tracking=tracking, queue=queue, metrics=metrics),
+        requeue=requeue,
         feedback_topics=settings.feedback_topic_arns,
         metrics=metrics,
         send_concurrency=settings.send_concurrency,

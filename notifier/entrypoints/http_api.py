@@ -66,7 +66,9 @@ class Route:
 
 
 ROUTES = (
-    Route("POST", "/v1/emails", "sendEmail", frozenset({200, 400, 409, 413, 415, 422, 500, 503})),
+    Route(
+        "POST", "/v1/emails", "sendEmail", frozenset({200, 400, 409, 413, 415, 422, 429, 500, 503})
+    ),
     Route(
         "POST", "/v1/emails/enqueue", "enqueueEmail", frozenset({202, 400, 413, 415, 500, 501, 503})
     ),

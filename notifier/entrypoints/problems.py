@@ -4,6 +4,7 @@ with the field errors as its `errors` extension member (docs/openapi.yaml, `Prob
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from typing import Any, TypedDict
 
@@ -15,6 +16,7 @@ from notifier.domain.errors import (
     InvalidMessage,
     MessageTooLarge,
     NotifierError,
+    OverLimit,
     PermanentError,
     SendingPaused,
 )
@@ -30,6 +32,7 @@ PROBLEMS = {
     "idempotency-conflict": (409, "The idempotency key was used for another message"),
     "too-large": (413, "Too large"),
     "unsupported-media-type": (415, "Unsupported media type"),
+    "over-limit": (429, "The producer is over its sending limit"),
     "rejected": (422, "SES refused the message"),
     "suppressed": (422, "Every recipient is suppressed"),
     "paused": (422, "Sending is paused"),
@@ -67,6 +70,12 @@ def error_problem(error: BaseException) -> HttpResponse:
         kind = "paused"
     elif isinstance(error, PermanentError):
         kind = "rejected"
+    elif isinstance(error, OverLimit):
+        return problem(
+            "over-limit",
+            str(error),
+            headers={"retry-after": str(retry_after_seconds(error))},
+        )
     elif isinstance(error, NotifierError):
         return problem(
             "unavailable",
@@ -76,6 +85,11 @@ def error_problem(error: BaseException) -> HttpResponse:
     else:
         return problem("internal", "internal error; see the logs for this request")
     return problem(kind, str(error))
+
+
+def retry_after_seconds(error: OverLimit) -> int:
+    """Whole seconds, rounded up: a producer retrying then is within its limit again."""
+    return max(1, math.ceil(error.retry_after))
 
 
 def problem(

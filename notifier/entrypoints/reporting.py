@@ -11,9 +11,10 @@ from typing import Any
 import attrs
 import structlog
 
+from notifier.domain.deferral import Deferred
 from notifier.domain.errors import AllRecipientsSuppressed, InvalidMessage, NotifierError
 from notifier.domain.feedback import FeedbackKind, FeedbackRecorded, SetupNotice
-from notifier.domain.model import AlreadySent, EmailSent
+from notifier.domain.model import AlreadySent, EmailSent, Priority
 from notifier.domain.ports import Metrics, Unit
 from notifier.domain.privacy import mask_address, redact
 from notifier.domain.status import StatusChange
@@ -36,8 +37,9 @@ class Envelope:
 
 @attrs.frozen(kw_only=True)
 class Outcome:
-    """What happened to one record: an email sent (or found sent before), a notification
-    recorded, or an error."""
+    """What happened to one record: an email sent (or found sent before), put back for later
+    (`deferred`: with `error` too when the original was held back, its receive counted),
+    forwarded to another lane, a notification recorded, or an error."""
 
     record_id: str
     duration_ms: float
@@ -46,12 +48,14 @@ class Outcome:
     recorded: FeedbackRecorded | None = None
     notice: SetupNotice | None = None
     error: BaseException | None = None
+    deferred: Deferred | None = None
+    forwarded: Priority | None = None
     changes: tuple[StatusChange, ...] = ()  # of the message's status record
 
 
 def reason(error: BaseException) -> str:
-    """The failure's reason, a metric dimension: invalid, rejected, throttled, error, busy,
-    suppressed, conflict, in_progress or paused."""
+    """The failure's reason, a metric dimension: invalid, rejected, throttled, over_limit,
+    error, busy, suppressed, conflict, in_progress or paused."""
     return error.reason if isinstance(error, NotifierError) else "error"
 
 
@@ -76,7 +80,12 @@ def report(outcome: Outcome, metrics: Metrics) -> None:
     if outcome.envelope is not None:
         fields["sender"] = outcome.envelope.sender
         fields["recipients"] = list(outcome.envelope.recipients)
-    if isinstance(outcome.sent, AlreadySent):
+    if outcome.deferred is not None:
+        _deferred(outcome.deferred, metrics, fields)
+    elif outcome.forwarded is not None:
+        metrics.add("EmailsForwarded", 1, Unit.COUNT, reason=outcome.forwarded.value)
+        log.info("email.processed", outcome="forwarded", lane=outcome.forwarded.value, **fields)
+    elif isinstance(outcome.sent, AlreadySent):
         metrics.add("EmailsDuplicate", 1, Unit.COUNT)
         log.info(
             "email.processed",
@@ -107,6 +116,22 @@ def _sent(sent: EmailSent, duration_ms: float, metrics: Metrics, fields: dict[st
         ses_message_id=sent.ses_message_id,
         size_bytes=sent.size_bytes,
         **({"template_version": sent.template_version} if sent.template_version else {}),
+        **fields,
+    )
+
+
+def _deferred(deferred: Deferred, metrics: Metrics, fields: dict[str, Any]) -> None:
+    """Waiting is not failing: an info line, and EmailsDeferred rather than EmailsFailed."""
+    metrics.add("EmailsDeferred", 1, Unit.COUNT, reason=deferred.reason)
+    if deferred.producer:
+        fields["producer"] = deferred.producer
+    log.info(
+        "email.processed",
+        outcome="deferred",
+        reason=deferred.reason,
+        delay_seconds=deferred.delay_seconds,
+        deferrals=deferred.deferrals,
+        receive_counted=not deferred.copied,
         **fields,
     )
 

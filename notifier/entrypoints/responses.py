@@ -8,9 +8,11 @@ from notifier.domain.errors import (
     IdempotencyConflict,
     InvalidMessage,
     NotifierError,
+    OverLimit,
     PermanentError,
 )
 from notifier.domain.model import AlreadySent
+from notifier.entrypoints.problems import retry_after_seconds
 from notifier.entrypoints.reporting import Outcome
 
 
@@ -32,6 +34,7 @@ class DirectResponse(TypedDict):
     messageId: NotRequired[str]
     duplicate: NotRequired[bool]
     errors: NotRequired[list[ErrorItem]]
+    retryAfter: NotRequired[int]  # seconds, with 429
 
 
 def status_code(error: BaseException) -> int:
@@ -40,6 +43,8 @@ def status_code(error: BaseException) -> int:
         return 400
     if isinstance(error, IdempotencyConflict):
         return 409
+    if isinstance(error, OverLimit):
+        return 429
     if isinstance(error, PermanentError):
         return 422
     if isinstance(error, NotifierError):
@@ -62,7 +67,10 @@ def direct_response(outcome: Outcome) -> DirectResponse:
         items = [ErrorItem(field=None, message=str(error))]
     else:
         items = [ErrorItem(field=None, message="internal error; see the logs for this request")]
-    return DirectResponse(statusCode=status_code(error), errors=items)
+    response = DirectResponse(statusCode=status_code(error), errors=items)
+    if isinstance(error, OverLimit):
+        response["retryAfter"] = retry_after_seconds(error)
+    return response
 
 
 def unrecognised_event() -> DirectResponse:

@@ -106,6 +106,7 @@ class Settings:
         "NOTIFIER_STATUS_RETENTION_DAYS", 30, _bounded_int(1, 365)
     )
     queue_url: str = _setting("NOTIFIER_QUEUE_URL", "", str.strip)
+    bulk_queue_url: str = _setting("NOTIFIER_BULK_QUEUE_URL", "", str.strip)
     templates: str = _setting("NOTIFIER_TEMPLATES", "", _s3_url)
     transient_bounce_limit: int = _setting(
         "NOTIFIER_TRANSIENT_BOUNCE_LIMIT", 3, _bounded_int(1, 100)

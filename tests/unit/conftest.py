@@ -18,6 +18,7 @@ from tests.fakes import (
     FakeIdempotencyStore,
     FakeMailer,
     FakeMetrics,
+    FakeRequeue,
     FakeStatusCallbacks,
     FakeStatusStore,
     FakeSuppressionList,
@@ -70,8 +71,14 @@ def callbacks() -> FakeStatusCallbacks:
 
 
 @pytest.fixture
+def requeue() -> FakeRequeue:
+    """No queue ARN is a lane's: a bulk message is forwarded, a deferred one copied."""
+    return FakeRequeue()
+
+
+@pytest.fixture
 def make_app(
-    mailer: FakeMailer, store: FakeAttachmentStore, metrics: FakeMetrics
+    mailer: FakeMailer, store: FakeAttachmentStore, metrics: FakeMetrics, requeue: FakeRequeue
 ) -> Callable[..., App]:
     """The app with fakes; pass `idempotency=`/`suppression=`/`statuses=` fakes to turn state
     on, `callbacks=` to keep what status changes publish, `queue=` for the HTTP API's email
@@ -101,6 +108,7 @@ def make_app(
             callbacks=callbacks,
             queue=queue,
             templates=templates,
+            requeue=requeue,
             clock=clock,
             configure_logs=False,
         )

@@ -87,6 +87,7 @@ SHIPPED = {
     "adapters/outbound/sqs.py",
     "domain/__init__.py",
     "domain/budget.py",
+    "domain/deferral.py",
     "domain/delivery.py",
     "domain/errors.py",
     "domain/feedback.py",

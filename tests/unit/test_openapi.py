@@ -19,7 +19,7 @@ import pytest
 from openapi_spec_validator import validate
 
 from notifier.adapters.outbound.sqs import NullEmailQueue
-from notifier.domain.errors import DependencyUnavailable, SendThrottled
+from notifier.domain.errors import DependencyUnavailable, OverLimit, SendThrottled
 from notifier.entrypoints.http_api import ROUTES, UNROUTED_STATUSES, Route
 from notifier.entrypoints.problems import PROBLEM_TYPE, PROBLEMS
 from tests.fakes import FakeEmailQueue, FakeSuppressionList
@@ -128,6 +128,15 @@ def _bug(make: Callable[..., Api]) -> Reply:
 def _throttled(make: Callable[..., Api]) -> Reply:
     api = make()
     api.mailer.errors.append(SendThrottled("slow down"))
+    return api.send(seed_message())
+
+
+@scenario("sendEmail", 429)
+def _over_limit(make: Callable[..., Api]) -> Reply:
+    api = make()
+    api.mailer.errors.append(
+        OverLimit("over its limit", retry_after=1.5, producer="acubeapi.com", which="rate")
+    )
     return api.send(seed_message())
 
 

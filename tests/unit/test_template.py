@@ -130,6 +130,7 @@ def test_each_variable_takes_its_own_parameter_or_fixed_value(function: dict[str
         "NOTIFIER_STATUS_TOPIC_ARN": {"Ref": "StatusTopic"},
         "NOTIFIER_STATUS_RETENTION_DAYS": {"Ref": "StatusRetentionDays"},
         "NOTIFIER_QUEUE_URL": {"Ref": "EmailQueue"},
+        "NOTIFIER_BULK_QUEUE_URL": {"Ref": "BulkQueue"},
     }
 
 
@@ -161,6 +162,7 @@ def test_the_function_has_exactly_its_event_sources(function: dict[str, Any]) ->
 
     assert kinds == {
         "EmailQueue": "SQS",
+        "BulkQueue": "SQS",
         "EmailTopic": "SNS",
         "FeedbackTopic": "SNS",
         "SendEmail": "HttpApi",
@@ -211,6 +213,45 @@ def test_queue_moves_poison_messages_to_its_dead_letter_queue(
     assert "RedrivePolicy" not in dead_letter_queue
     assert queue["MessageRetentionPeriod"] == QUEUE_RETENTION_SECONDS
     assert dead_letter_queue["MessageRetentionPeriod"] == DEAD_LETTER_RETENTION_SECONDS
+
+
+def test_the_bulk_lane_is_the_email_queue_with_less_concurrency(
+    template: dict[str, Any], function: dict[str, Any]
+) -> None:
+    """The bulk queue's event source is the email queue's but for its concurrency, a parameter
+    whose default is below the transactional lane's (what keeps transactional mail's share
+    under a flood of bulk); the bulk queue is configured as the email queue, dead-lettering
+    into a queue of its own after the same MaxReceiveCount, watched by an alarm of its own."""
+    transactional = _event(function, "SQS", "EmailQueue")
+    bulk = _event(function, "SQS", "BulkQueue")
+    parameters = template["Parameters"]
+
+    assert bulk == {
+        **transactional,
+        "Queue": {"Fn::GetAtt": ["BulkQueue", "Arn"]},
+        "ScalingConfig": {"MaximumConcurrency": {"Ref": "BulkQueueMaximumConcurrency"}},
+    }
+    bulk_default = parameters["BulkQueueMaximumConcurrency"]["Default"]
+    assert 2 <= bulk_default < parameters["QueueMaximumConcurrency"]["Default"]
+    email_queue = _queue(template, transactional["Queue"])
+    bulk_queue = _queue(template, bulk["Queue"])
+    assert bulk_queue == {
+        **email_queue,
+        "RedrivePolicy": {
+            "deadLetterTargetArn": {"Fn::GetAtt": ["BulkDeadLetterQueue", "Arn"]},
+            "maxReceiveCount": {"Ref": "MaxReceiveCount"},
+        },
+    }
+    resources = template["Resources"]
+    assert resources["BulkDeadLetterQueue"] == resources["EmailDeadLetterQueue"]
+    alarm = resources["BulkDeadLetterQueueAlarm"]["Properties"]
+    assert alarm["Dimensions"] == [
+        {"Name": "QueueName", "Value": {"Fn::GetAtt": ["BulkDeadLetterQueue", "QueueName"]}}
+    ]
+    others = dict(resources["DeadLetterQueueAlarm"]["Properties"])
+    assert {k: v for k, v in alarm.items() if k not in {"AlarmName", "AlarmDescription"}} == {
+        k: v for k, v in others.items() if k not in {"AlarmName", "AlarmDescription", "Dimensions"}
+    } | {"Dimensions": alarm["Dimensions"]}
 
 
 def test_queue_visibility_timeout_is_at_least_six_function_timeouts(

@@ -115,7 +115,8 @@ def test_every_statement_of_the_function_role_allows_named_actions_on_named_reso
             "sqs:DeleteMessage",
             "sqs:GetQueueAttributes",
             "sqs:SendMessage",  # failed SNS invocations
-            "sqs:SendMessage",  # the HTTP API's enqueue route
+            "sqs:SendMessage",  # the HTTP API's enqueue route, put back, forwarded to bulk
+            "sqs:ChangeMessageVisibility",  # a message that must wait, when no copy is made
             "sns:Publish",  # status callbacks
             "dynamodb:GetItem",
             "dynamodb:PutItem",
@@ -229,9 +230,10 @@ def test_the_function_reaches_only_its_own_queue_table_key_and_log_group(
     statements: list[dict[str, Any]],
 ) -> None:
     """Each SQS, SNS, DynamoDB, KMS and Logs permission names its one resource of this
-    template; the function sends to two queues: the failed SNS invocations it records, and the
-    email queue, for the HTTP API's enqueue route."""
-    queue = {"Fn::GetAtt": ["EmailQueue", "Arn"]}
+    template; the function polls the two email queues, and sends to them (the HTTP API's
+    enqueue route, a message put back for later, a bulk one forwarded) and to the queue of
+    failed SNS invocations it records."""
+    queue = [{"Fn::GetAtt": ["EmailQueue", "Arn"]}, {"Fn::GetAtt": ["BulkQueue", "Arn"]}]
     table = {"Fn::GetAtt": ["StateTable", "Arn"]}
     key = {"Fn::GetAtt": ["NotifierKey", "Arn"]}
     log_group = {"Fn::GetAtt": ["FunctionLogGroup", "Arn"]}
@@ -241,6 +243,7 @@ def test_the_function_reaches_only_its_own_queue_table_key_and_log_group(
         "sqs:ReceiveMessage": queue,
         "sqs:DeleteMessage": queue,
         "sqs:GetQueueAttributes": queue,
+        "sqs:ChangeMessageVisibility": queue,
         "sns:Publish": {"Ref": "StatusTopic"},
         "dynamodb:GetItem": table,
         "dynamodb:PutItem": table,
@@ -255,7 +258,7 @@ def test_the_function_reaches_only_its_own_queue_table_key_and_log_group(
         assert statement["Resource"] == resource, action
     assert {s["Sid"]: s["Resource"] for s in _by_action(statements, "sqs:SendMessage")} == {
         "RecordFailedSnsInvocations": {"Fn::GetAtt": ["FailedInvocationsQueue", "Arn"]},
-        "EnqueueHttpRequests": queue,
+        "EnqueueAndRequeue": queue,
     }
     assert [_actions(s) for s in _by_action(statements, "sqs:SendMessage")] == [
         ["sqs:SendMessage"],
@@ -309,7 +312,13 @@ def test_messages_and_state_at_rest_are_encrypted(
     }
     table = resources["StateTable"]["Properties"]["SSESpecification"]
 
-    assert sorted(queues) == ["EmailDeadLetterQueue", "EmailQueue", "FailedInvocationsQueue"]
+    assert sorted(queues) == [
+        "BulkDeadLetterQueue",
+        "BulkQueue",
+        "EmailDeadLetterQueue",
+        "EmailQueue",
+        "FailedInvocationsQueue",
+    ]
     assert all(q["SqsManagedSseEnabled"] is True for q in queues.values())
     assert {name: t["KmsMasterKeyId"] for name, t in topics.items()} == {
         "EmailTopic": "alias/aws/sns",

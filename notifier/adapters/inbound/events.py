@@ -20,6 +20,7 @@ import attrs
 from notifier.adapters.inbound.http import is_http_event
 from notifier.adapters.inbound.message import decode_json, parse_message
 from notifier.adapters.inbound.ses_feedback import parse_ses_notification, setup_notice
+from notifier.domain.deferral import DEFERRALS_ATTRIBUTE, MessageAttribute, QueuedMessage
 from notifier.domain.errors import InvalidMessage
 from notifier.domain.feedback import Feedback, SetupNotice
 from notifier.domain.model import MessageRequest
@@ -36,13 +37,15 @@ class EventKind(enum.Enum):
 @attrs.frozen
 class Inbound:
     """One record taken from an event: an email request, an SES notification, an SES setup
-    notice, or the reason it could not be parsed."""
+    notice, or the reason it could not be parsed; `queued`, for a record from SQS or SNS,
+    what a copy of it needs (to put it back for later, or on the bulk lane)."""
 
     record_id: str
     request: MessageRequest | None = None
     feedback: Feedback | None = None
     notice: SetupNotice | None = None
     error: InvalidMessage | None = None
+    queued: QueuedMessage | None = None
 
 
 def classify(event: Any) -> EventKind:
@@ -89,7 +92,7 @@ def sqs_messages(event: Mapping[str, Any], *, feedback_topics: Collection[str]) 
             found.append(_invalid(record_id, "(body)", "SQS record has no text body"))
             continue
         parse = functools.partial(_unwrap_sns_envelope, body, feedback_topics)
-        found.append(_parsed(record_id, parse))
+        found.append(_parsed(record_id, parse, _from_sqs(record, body)))
     return found
 
 
@@ -105,8 +108,46 @@ def sns_messages(event: Mapping[str, Any], *, feedback_topics: Collection[str]) 
             continue
         topic = _text(sns, "TopicArn")
         parse = functools.partial(_request_or_feedback, message, topic, feedback_topics)
-        found.append(_parsed(record_id, parse))
+        found.append(_parsed(record_id, parse, _from_sns(_mapping(sns), message)))
     return found
+
+
+def _from_sqs(record: Mapping[str, Any], body: str) -> QueuedMessage:
+    """The SQS record's body and attributes, as SendMessage takes them back."""
+    attributes = []
+    for name, value in _mapping(record.get("messageAttributes")).items():
+        value = _mapping(value)
+        data_type = value.get("dataType")
+        text = value.get("binaryValue") or value.get("stringValue")
+        if isinstance(name, str) and isinstance(data_type, str) and isinstance(text, str):
+            attributes.append(MessageAttribute(name=name, data_type=data_type, value=text))
+    system = _mapping(record.get("attributes"))
+    return QueuedMessage(
+        body=body,
+        attributes=tuple(attributes),
+        source_arn=_text(record, "eventSourceARN"),
+        receipt_handle=_text(record, "receiptHandle"),
+        receive_count=_whole(system.get("ApproximateReceiveCount"), default=1),
+        deferrals=_whole(
+            _mapping(_mapping(record.get("messageAttributes")).get(DEFERRALS_ATTRIBUTE)).get(
+                "stringValue"
+            ),
+            default=0,
+        ),
+    )
+
+
+def _from_sns(sns: Mapping[str, Any], message: str) -> QueuedMessage:
+    """The SNS message and its attributes, as SQS's SendMessage takes them (a list becomes
+    its JSON text: SQS has no list type)."""
+    attributes = []
+    for name, value in _mapping(sns.get("MessageAttributes")).items():
+        value = _mapping(value)
+        kind, text = value.get("Type"), value.get("Value")
+        if isinstance(name, str) and isinstance(kind, str) and isinstance(text, str):
+            data_type = kind if kind in {"String", "Number", "Binary"} else "String"
+            attributes.append(MessageAttribute(name=name, data_type=data_type, value=text))
+    return QueuedMessage(body=message, attributes=tuple(attributes))
 
 
 Parsed = MessageRequest | Feedback | SetupNotice
@@ -152,7 +193,9 @@ def _request_or_feedback_data(data: Any, topic: str, feedback_topics: Collection
     )
 
 
-def _parsed(record_id: str, parse: Callable[[], Parsed]) -> Inbound:
+def _parsed(
+    record_id: str, parse: Callable[[], Parsed], queued: QueuedMessage | None = None
+) -> Inbound:
     try:
         parsed = parse()
     except InvalidMessage as exc:
@@ -161,11 +204,22 @@ def _parsed(record_id: str, parse: Callable[[], Parsed]) -> Inbound:
         return Inbound(record_id, feedback=parsed)
     if isinstance(parsed, SetupNotice):
         return Inbound(record_id, notice=parsed)
-    return Inbound(record_id, request=parsed)
+    return Inbound(record_id, request=parsed, queued=queued)
 
 
 def _invalid(record_id: str, field: str, message: str) -> Inbound:
     return Inbound(record_id, error=InvalidMessage.one(field, message))
+
+
+def _mapping(value: Any) -> Mapping[Any, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _whole(value: Any, *, default: int) -> int:
+    try:
+        return max(int(value), 0)
+    except (TypeError, ValueError):
+        return default
 
 
 def _text(mapping: Any, key: str) -> str:

@@ -1,0 +1,88 @@
+"""Putting a queued message back for later, without spending its receives.
+
+A message whose producer is over its limit, or that SES throttled past the function's retries,
+only needs to wait. SQS counts every receive (`ApproximateReceiveCount`) and dead-letters a
+message whose count passes the queue's `maxReceiveCount`; nothing lowers that count, and
+`ChangeMessageVisibility` only postpones the next receive, which is counted too. So a message
+that waited through a long flood by `ChangeMessageVisibility` would be dead-lettered with
+nothing wrong with it.
+
+A deferral therefore puts a fresh copy on the queue (`SendMessage` with `DelaySeconds`, same
+body and attributes, `notifier-deferrals` counting the deferrals) and lets the original be
+deleted (it is reported as processed). Why this neither counts nor loses nor doubles:
+
+- not counted: the copy is a new SQS message, whose receive count starts at 0. A copy is made
+  only on a message's first receive (`ApproximateReceiveCount` 1), so every ancestor of a copy
+  was deleted at its first receive too: none ever failed, and no receive spent on waiting is
+  carried anywhere. A message that did fail for real (a receive count above 1) waits the
+  counted way, `ChangeMessageVisibility` to the delay and a batch item failure: its real
+  attempts stay bounded by `maxReceiveCount`, as before, and waiting never resets them;
+- not lost: the original is deleted only after `SendMessage` succeeded; if it fails, the
+  original stays (a batch item failure, its visibility set to the delay);
+- not sent twice: if the invocation dies between the copy and the delete, both the original
+  and the copy come back; they carry the same body, so the same idempotency key and content
+  hash, and the second finds the first's record (sent, or in progress).
+
+tests/integration/test_deferral.py holds it on LocalStack with `maxReceiveCount` 1: a
+message deferred many times is sent once and never dead-lettered.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import attrs
+
+DEFERRALS_ATTRIBUTE = "notifier-deferrals"
+MAX_DELAY_SECONDS = 900  # SQS's DelaySeconds maximum; a longer wait is several deferrals
+FIRST_DELAY_SECONDS = 2.0
+
+
+@attrs.frozen(kw_only=True)
+class MessageAttribute:
+    """An SQS message attribute as SendMessage takes it (a Binary value in base64)."""
+
+    name: str
+    data_type: str
+    value: str
+
+
+@attrs.frozen(kw_only=True)
+class QueuedMessage:
+    """A message as it arrived from a queue or a topic: what a copy of it needs.
+
+    `source_arn` and `receipt_handle` are empty for a message delivered by SNS (it was on no
+    queue); `deferrals` is how many times it was put back before."""
+
+    body: str
+    attributes: tuple[MessageAttribute, ...] = ()
+    source_arn: str = ""
+    receipt_handle: str = ""
+    receive_count: int = 1  # SQS's ApproximateReceiveCount; 1 for SNS
+    deferrals: int = 0
+
+    @property
+    def never_failed(self) -> bool:
+        """Whether this is its first receive, so a copy loses no count of real failures."""
+        return self.receive_count <= 1
+
+
+@attrs.frozen(kw_only=True)
+class Deferred:
+    """A message put back on its queue for `delay_seconds`: not sent now, not lost."""
+
+    reason: str  # over_limit, throttled
+    delay_seconds: int
+    deferrals: int  # including this one
+    copied: bool  # a fresh copy (not counted), or the original held back (counted)
+    producer: str = ""  # over whose limit, for over_limit
+
+
+def deferral_delay(retry_after: float, deferrals: int, *, jitter: Callable[[], float]) -> int:
+    """Seconds until the copy is received: never before `retry_after`, doubling with each
+    deferral so a long flood is not re-read in a tight loop, spread by `jitter()` (0 to 1) so
+    that copies deferred together do not come back together; at most SQS's 900 s."""
+    backoff = FIRST_DELAY_SECONDS * 2.0 ** min(deferrals, 10)
+    base = max(retry_after, backoff)
+    return min(MAX_DELAY_SECONDS, math.ceil(base * (1.0 + jitter())))
