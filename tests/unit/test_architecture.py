@@ -103,6 +103,7 @@ SHIPPED = {
     "domain/status.py",
     "domain/templates.py",
     "domain/suppression.py",
+    "domain/token_bucket.py",
     "domain/tracking.py",
     "domain/validation.py",
     "entrypoints/__init__.py",
