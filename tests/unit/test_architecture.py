@@ -91,6 +91,7 @@ SHIPPED = {
     "domain/errors.py",
     "domain/feedback.py",
     "domain/idempotency.py",
+    "domain/limiter.py",
     "domain/limits.py",
     "domain/mime.py",
     "domain/model.py",
