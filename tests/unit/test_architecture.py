@@ -75,6 +75,7 @@ SHIPPED = {
     "adapters/outbound/aws.py",
     "adapters/outbound/dynamodb/__init__.py",
     "adapters/outbound/dynamodb/idempotency.py",
+    "adapters/outbound/dynamodb/limits.py",
     "adapters/outbound/dynamodb/state_table.py",
     "adapters/outbound/dynamodb/status.py",
     "adapters/outbound/dynamodb/suppression.py",
