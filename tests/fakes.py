@@ -5,6 +5,7 @@ from __future__ import annotations
 import email.policy
 import itertools
 import math
+import threading
 import time
 from collections.abc import Callable, Collection, Sequence
 from email.message import EmailMessage
@@ -25,6 +26,7 @@ from notifier.domain.errors import (
 from notifier.domain.model import MessageRequest, Priority
 from notifier.domain.ports import Unit
 from notifier.domain.state import (
+    BucketState,
     IdempotencyRecord,
     RecordStatus,
     Suppression,
@@ -244,6 +246,31 @@ class FakeStatusStore:
 
     def _live(self, expires_at: float) -> bool:
         return math.ceil(expires_at) > self.clock()
+
+
+class FakeLimitStore:
+    """Producers' buckets in memory, with the DynamoDB adapter's conditional write (over the
+    version just before, or over nothing for version 1); safe to share between threads, as
+    the adapter's table is shared between environments. Counts the writes it refused."""
+
+    def __init__(self) -> None:
+        self.buckets: dict[str, BucketState] = {}
+        self.lost = 0  # writes refused because another writer got there first
+        self._lock = threading.Lock()
+
+    def read(self, producer: str) -> BucketState | None:
+        with self._lock:
+            return self.buckets.get(producer)
+
+    def write(self, producer: str, state: BucketState) -> bool:
+        with self._lock:
+            stored = self.buckets.get(producer)
+            expected = None if stored is None else stored.version
+            if expected != (None if state.version == 1 else state.version - 1):
+                self.lost += 1
+                return False
+            self.buckets[producer] = state
+            return True
 
 
 class FakeStatusCallbacks:

@@ -6,8 +6,9 @@ the receive limit) and `TransientError` to "retry later" (HTTP 503, SQS redelive
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
-from typing import Self
+from typing import Literal, Self
 
 import attrs
 
@@ -97,19 +98,6 @@ class SendThrottled(TransientError):
     reason = "throttled"
 
 
-class OverLimit(TransientError):
-    """The producer is over its limit (NOTIFIER_PRODUCER_LIMITS): nothing was sent; the same
-    message can be sent `retry_after` seconds from now."""
-
-    reason = "over_limit"
-
-    def __init__(self, message: str, *, retry_after: float, producer: str, which: str) -> None:
-        self.retry_after = retry_after
-        self.producer = producer
-        self.which = which  # "rate" or "daily"
-        super().__init__(message)
-
-
 class DependencyUnavailable(TransientError):
     """An AWS dependency failed or timed out past our retries."""
 
@@ -121,6 +109,31 @@ class MemoryBudgetFull(TransientError):
     deadline: nothing was sent, the message is retried later."""
 
     reason = "busy"
+
+
+class OverLimit(TransientError):
+    """The producer sent as much as its limit allows (per second, or per UTC day): nothing was
+    sent; the same message goes through after `retry_after` seconds."""
+
+    reason = "over_limit"
+
+    def __init__(
+        self,
+        producer: str,
+        *,
+        which: Literal["rate", "daily"],
+        limit: float,
+        retry_after: float,
+    ) -> None:
+        self.producer = producer
+        self.which = which
+        self.retry_after = retry_after
+        unit = "recipients/s" if which == "rate" else "recipients/day"
+        amount = int(limit) if limit == int(limit) else limit  # 20, not 20.0; but 2.5
+        super().__init__(
+            f"producer {producer} is over its limit of {amount} {unit};"
+            f" retry in {math.ceil(retry_after)} s"
+        )
 
 
 class SendingPaused(MessageRejected):

@@ -8,7 +8,7 @@ from typing import Protocol
 
 from notifier.domain.deferral import QueuedMessage
 from notifier.domain.model import Mailbox, MessageRequest, Priority
-from notifier.domain.state import IdempotencyRecord, Suppression
+from notifier.domain.state import BucketState, IdempotencyRecord, Suppression
 from notifier.domain.status import EmailStatus, StatusChange
 
 
@@ -86,6 +86,19 @@ class IdempotencyStore(Protocol):
 
     def release(self, key: str) -> None:
         """Delete the key's record (the send failed before SES accepted it)."""
+        ...
+
+
+class LimitStore(Protocol):
+    """Producers' token buckets, written with optimistic concurrency on `version`."""
+
+    def read(self, producer: str) -> BucketState | None:
+        """The producer's bucket as last written, or None if it never was (or expired)."""
+        ...
+
+    def write(self, producer: str, state: BucketState) -> bool:
+        """Store `state` if the stored one is still at `state.version - 1` (none at all for
+        version 1); False when another writer got there first (read again and retry)."""
         ...
 
 

@@ -13,11 +13,17 @@ import attrs
 from notifier.domain.budget import DEFAULT_BYTES_IN_FLIGHT, ByteBudget
 from notifier.domain.errors import AttachmentUnavailable, InvalidMessage, MessageTooLarge
 from notifier.domain.idempotency import send_once
+from notifier.domain.limiter import Limiter, NullLimiter
+from notifier.domain.limits import producer_of
 from notifier.domain.mime import compose, message_id
 from notifier.domain.model import AlreadySent, AttachmentFile, EmailSent, SendEmail
 from notifier.domain.policy import Policy
 from notifier.domain.ports import AttachmentStore, IdempotencyStore, Mailer, SuppressionList
 from notifier.domain.suppression import without_suppressed
+
+# A wait for the producer's limit leaves at least this much of the invocation to compose the
+# message and have SES accept it.
+LIMIT_SEND_RESERVE_SECONDS = 5.0
 
 # base64 turns 3 bytes into 4 and adds CRLF every 76 characters.
 _BASE64_NUMERATOR, _BASE64_DENOMINATOR = 4 * 78, 3 * 76
@@ -35,7 +41,9 @@ def utc_now() -> datetime:
 
 @attrs.frozen(kw_only=True)
 class EmailService:
-    """Leave out suppressed recipients, send at most once, compose and send."""
+    """Leave out suppressed recipients, send at most once, hold the producer to its limits,
+    compose and send. `limit_max_wait`: how long a send may wait for its producer's limit
+    rather than be refused (never past the deadline)."""
 
     mailer: Mailer
     attachments: AttachmentStore
@@ -46,6 +54,8 @@ class EmailService:
     budget: ByteBudget = attrs.field(factory=lambda: ByteBudget(DEFAULT_BYTES_IN_FLIGHT))
     clock: Callable[[], datetime] = utc_now
     monotonic: Callable[[], float] = time.monotonic
+    limiter: Limiter = attrs.field(factory=NullLimiter)
+    limit_max_wait: float = 0.0
 
     def send(self, command: SendEmail, *, deadline: float) -> EmailSent | AlreadySent:
         """Send `command` unless it was sent before; raise a `NotifierError` saying whether a
@@ -63,6 +73,14 @@ class EmailService:
         return attrs.evolve(sent, suppressed=suppressed) if isinstance(sent, EmailSent) else sent
 
     def _deliver(self, command: SendEmail, deadline: float) -> EmailSent:
+        # Inside send_once: a duplicate takes nothing from the limit, and a refusal releases
+        # the idempotency claim like any failure before SES, so the retry can send.
+        left = deadline - self.monotonic() - LIMIT_SEND_RESERVE_SECONDS
+        self.limiter.acquire(
+            producer_of(command),
+            len(command.destinations),
+            max_wait=max(0.0, min(self.limit_max_wait, left)),
+        )
         sizes = self._attachment_sizes(command)
         # What the message will weigh once encoded, known before anything is downloaded.
         estimate = sum(map(encoded_size, sizes)) + sum(

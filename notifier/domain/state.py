@@ -1,4 +1,5 @@
-"""State kept between invocations: idempotency records and the suppression list.
+"""State kept between invocations: idempotency records, the suppression list and producers'
+token buckets.
 
 Both live in one DynamoDB table (NOTIFIER_STATE_TABLE), told apart by key prefix; see
 README "State table". Times are epoch seconds (floats) from the service's clock.
@@ -44,3 +45,16 @@ class Suppression:
     feedback_sub_type: str = ""  # bounceSubType
     feedback_id: str = ""
     timestamp: str = ""  # ISO 8601, from the notification
+
+
+@attrs.frozen(kw_only=True)
+class BucketState:
+    """A producer's token bucket (see `token_bucket`), as last written: `tokens` (negative
+    while in debt) as of `at` (epoch seconds), recipients counted on UTC day `day`
+    (`YYYY-MM-DD`), and the `version` of the write, for optimistic concurrency."""
+
+    tokens: float
+    at: float
+    day: str
+    day_count: int
+    version: int

@@ -15,6 +15,7 @@ import botocore.session
 from notifier.adapters.addresses import EmailValidatorAddresses
 from notifier.adapters.outbound.aws import RegionNotSet, aws_session, client
 from notifier.adapters.outbound.dynamodb import DynamoDbIdempotencyStore, DynamoDbSuppressionList
+from notifier.adapters.outbound.dynamodb.limits import DynamoDbLimitStore
 from notifier.adapters.outbound.dynamodb.status import DynamoDbStatusStore
 from notifier.adapters.outbound.metrics import CloudWatchApiMetrics, EmfMetrics, NullMetrics
 from notifier.adapters.outbound.null_state import NullIdempotencyStore, NullSuppressionList
@@ -25,6 +26,7 @@ from notifier.adapters.outbound.sns import NullStatusCallbacks, SnsStatusCallbac
 from notifier.adapters.outbound.sqs import NullEmailQueue, SqsEmailQueue, SqsRequeue
 from notifier.domain.budget import ByteBudget
 from notifier.domain.feedback import FeedbackService
+from notifier.domain.limiter import Limiter, NullLimiter, ProducerLimiter
 from notifier.domain.model import Priority
 from notifier.domain.policy import Policy
 from notifier.domain.ports import (
@@ -32,6 +34,7 @@ from notifier.domain.ports import (
     AttachmentStore,
     EmailQueue,
     IdempotencyStore,
+    LimitStore,
     Mailer,
     Metrics,
     Requeue,
@@ -62,6 +65,7 @@ def bootstrap(
     callbacks: StatusCallbacks | None = None,
     queue: EmailQueue | None = None,
     requeue: Requeue | None = None,
+    limits: LimitStore | None = None,
     templates: TemplateStore | None = None,
     clock: Callable[[], datetime] = utc_now,
     configure_logs: bool = True,
@@ -91,6 +95,8 @@ def bootstrap(
         idempotency = idempotency or DynamoDbIdempotencyStore(dynamodb(), table)
         suppression = suppression or DynamoDbSuppressionList(dynamodb(), table)
         statuses = statuses or DynamoDbStatusStore(dynamodb(), table)
+        if not settings.producer_limits.empty:
+            limits = limits or DynamoDbLimitStore(dynamodb(), table)
     if callbacks is None and settings.status_topic_arn:
         topic = settings.status_topic_arn
         # Created on first use: only a status change publishes.
@@ -126,6 +132,14 @@ def bootstrap(
         allowed_senders=settings.allowed_senders,
         attachment_buckets=frozenset(settings.attachment_buckets),
     )
+    limiter: Limiter = NullLimiter()
+    if not settings.producer_limits.empty:
+        if limits is None:
+            raise SettingsError(
+                "invalid settings: NOTIFIER_PRODUCER_LIMITS needs NOTIFIER_STATE_TABLE, where"
+                " the producers' counts are kept across execution environments"
+            )
+        limiter = ProducerLimiter(limits, settings.producer_limits)
     service = EmailService(
         mailer=mailer,
         attachments=attachments,
@@ -134,6 +148,8 @@ def bootstrap(
         suppression=suppression,
         idempotency_ttl_seconds=settings.idempotency_ttl_seconds,
         budget=ByteBudget(settings.max_bytes_in_flight),
+        limiter=limiter,
+        limit_max_wait=settings.limit_max_wait_seconds,
         clock=clock,
     )
     feedback = FeedbackService(

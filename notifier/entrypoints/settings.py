@@ -15,6 +15,7 @@ from typing import Any
 import attrs
 
 from notifier.domain.budget import DEFAULT_BYTES_IN_FLIGHT
+from notifier.domain.limits import LimitTable, parse_limits
 from notifier.domain.policy import SES_MAX_MESSAGE_BYTES, SES_MAX_RECIPIENTS
 
 ENV = "env"
@@ -108,6 +109,10 @@ class Settings:
     queue_url: str = _setting("NOTIFIER_QUEUE_URL", "", str.strip)
     bulk_queue_url: str = _setting("NOTIFIER_BULK_QUEUE_URL", "", str.strip)
     templates: str = _setting("NOTIFIER_TEMPLATES", "", _s3_url)
+    producer_limits: LimitTable = _setting("NOTIFIER_PRODUCER_LIMITS", LimitTable(), parse_limits)
+    limit_max_wait_seconds: int = _setting(
+        "NOTIFIER_LIMIT_MAX_WAIT_SECONDS", 2, _bounded_int(0, 10)
+    )
     transient_bounce_limit: int = _setting(
         "NOTIFIER_TRANSIENT_BOUNCE_LIMIT", 3, _bounded_int(1, 100)
     )

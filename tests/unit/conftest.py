@@ -16,6 +16,7 @@ from tests.fakes import (
     FakeAttachmentStore,
     FakeEmailQueue,
     FakeIdempotencyStore,
+    FakeLimitStore,
     FakeMailer,
     FakeMetrics,
     FakeRequeue,
@@ -82,8 +83,9 @@ def make_app(
 ) -> Callable[..., App]:
     """The app with fakes; pass `idempotency=`/`suppression=`/`statuses=` fakes to turn state
     on, `callbacks=` to keep what status changes publish, `queue=` for the HTTP API's email
-    queue, `templates=` for a template store, and `own_mailer=` for a second app whose SES
-    message ids start again at `fake-ses-1`."""
+    queue, `templates=` for a template store, `limits=` for the producers' counts (with
+    `producer_limits=`), and `own_mailer=` for a second app whose SES message ids start again
+    at `fake-ses-1`."""
 
     def make(
         idempotency: FakeIdempotencyStore | None = None,
@@ -94,6 +96,7 @@ def make_app(
         clock: Callable[[], datetime] = lambda: FIXED_NOW,
         own_mailer: FakeMailer | None = None,
         templates: FakeTemplateStore | None = None,
+        limits: FakeLimitStore | None = None,
         **settings: Any,
     ) -> App:
         settings.setdefault("attachment_buckets", ("acube-invoices",))
@@ -109,6 +112,7 @@ def make_app(
             queue=queue,
             templates=templates,
             requeue=requeue,
+            limits=limits,
             clock=clock,
             configure_logs=False,
         )
@@ -142,6 +146,7 @@ def make_api(
             suppression=suppression or FakeSuppressionList(),
             statuses=statuses,
             queue=queue,
+            limits=FakeLimitStore(),
             **settings,
         )
         return Api(app=app, mailer=mailer, queue=queue, statuses=statuses, metrics=metrics)

@@ -20,10 +20,11 @@ from notifier.domain.deferral import (
     QueuedMessage,
     deferral_delay,
 )
-from notifier.domain.errors import DependencyUnavailable, OverLimit, SendThrottled
+from notifier.domain.errors import DependencyUnavailable, SendThrottled
+from notifier.domain.limits import parse_limits
 from notifier.domain.model import Priority
 from notifier.entrypoints.app import App, RecordsFailed
-from tests.fakes import FakeContext, FakeMailer, FakeMetrics, FakeRequeue
+from tests.fakes import FakeContext, FakeLimitStore, FakeMailer, FakeMetrics, FakeRequeue
 from tests.unit.conftest import seed_message
 from tests.unit.test_handler import load_event, sqs_event
 
@@ -149,19 +150,52 @@ def test_when_the_copy_cannot_be_sent_the_original_stays(
     assert [delay for _message, delay in requeue.held] != []
 
 
-def test_a_producer_over_its_limit_waits_at_least_retry_after(
-    app: App, mailer: FakeMailer, requeue: FakeRequeue
+def over_limit_app(make_app: Callable[..., App], limits: str = "campaigns=1/s") -> App:
+    """An app whose producer `campaigns` may send one recipient a second and never wait."""
+    return make_app(
+        limits=FakeLimitStore(),
+        producer_limits=parse_limits(limits),
+        limit_max_wait_seconds=0,
+    )
+
+
+def test_a_producer_over_its_limit_is_put_back_until_it_may_send(
+    make_app: Callable[..., App], mailer: FakeMailer, requeue: FakeRequeue
 ) -> None:
-    """The limiter's `retry_after` is the shortest delay; the line names the producer."""
-    mailer.errors.append(OverLimit("over", retry_after=40.0, producer="campaigns", which="rate"))
+    """GIVEN a producer limited to 1 recipient/s WHEN two of its messages come in one batch
+    THEN one is sent and the other put back, at least as long as the limit says (the line
+    names the producer); another producer is not held up."""
+    app = over_limit_app(make_app)
+    campaign = seed_message(tags={"tenant": "campaigns"})
+    event = sqs_event(
+        json.dumps(campaign),
+        json.dumps({**campaign, "subject": "second"}),
+        json.dumps(seed_message(subject="someone else")),
+    )
 
     with capture_logs() as logs:
-        app.handle(queued_event(seed_message()), FakeContext())
+        assert app.handle(event, FakeContext()) == {"batchItemFailures": []}
 
+    assert len(mailer.sent) == 2
     ((_message, _lane, delay, _deferrals),) = requeue.put
-    assert 40 <= delay <= 80
-    line = processed(logs)
+    assert 2 <= delay <= 4
+    (line,) = [line for line in logs if line.get("outcome") == "deferred"]
     assert (line["reason"], line["producer"]) == ("over_limit", "campaigns")
+
+
+def test_a_producer_over_its_daily_limit_waits_the_longest_delay(
+    make_app: Callable[..., App], mailer: FakeMailer, requeue: FakeRequeue
+) -> None:
+    """Past the day's limit the copy is delayed SQS's maximum, and checked again then."""
+    app = over_limit_app(make_app, "campaigns=1/d")
+    campaign = seed_message(tags={"tenant": "campaigns"})
+
+    app.handle(queued_event(campaign), FakeContext())
+    app.handle(queued_event({**campaign, "subject": "second"}), FakeContext())
+
+    assert len(mailer.sent) == 1
+    ((_message, _lane, delay, _deferrals),) = requeue.put
+    assert delay == MAX_DELAY_SECONDS
 
 
 def test_a_bulk_message_on_the_transactional_queue_is_forwarded_unsent(
@@ -242,17 +276,25 @@ def test_a_throttled_topic_message_without_a_queue_fails_the_invocation(
         make_app().handle(sns_event(seed_message()), FakeContext())
 
 
-def test_direct_and_http_callers_are_told_when_to_retry(
-    app: App, mailer: FakeMailer, requeue: FakeRequeue
+def test_a_direct_caller_over_its_limit_is_told_when_to_retry(
+    make_app: Callable[..., App], mailer: FakeMailer, requeue: FakeRequeue
 ) -> None:
-    """A direct invocation over the limit answers 429 with the whole seconds to wait; nothing
-    is queued on its behalf."""
-    mailer.errors.append(OverLimit("over", retry_after=2.2, producer="acubeapi.com", which="rate"))
+    """A direct invocation over the limit answers 429 with the whole seconds to wait and why;
+    nothing is queued on its behalf."""
+    app = over_limit_app(make_app, "acubeapi.com=0.5/s")
+    assert app.handle(seed_message(), FakeContext())["statusCode"] == 200
 
-    response = app.handle(seed_message(), FakeContext())
+    response = app.handle(seed_message(subject="again"), FakeContext())
 
-    assert (response["statusCode"], response["retryAfter"]) == (429, 3)
+    assert (response["statusCode"], response["retryAfter"]) == (429, 2)
+    assert response["errors"] == [
+        {
+            "field": None,
+            "message": "producer acubeapi.com is over its limit of 0.5 recipients/s; retry in 2 s",
+        }
+    ]
     assert requeue.put == []
+    assert len(mailer.sent) == 1
 
 
 def test_records_carry_what_a_copy_needs() -> None:

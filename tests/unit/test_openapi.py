@@ -19,7 +19,8 @@ import pytest
 from openapi_spec_validator import validate
 
 from notifier.adapters.outbound.sqs import NullEmailQueue
-from notifier.domain.errors import DependencyUnavailable, OverLimit, SendThrottled
+from notifier.domain.errors import DependencyUnavailable, SendThrottled
+from notifier.domain.limits import parse_limits
 from notifier.entrypoints.http_api import ROUTES, UNROUTED_STATUSES, Route
 from notifier.entrypoints.problems import PROBLEM_TYPE, PROBLEMS
 from tests.fakes import FakeEmailQueue, FakeSuppressionList
@@ -133,11 +134,9 @@ def _throttled(make: Callable[..., Api]) -> Reply:
 
 @scenario("sendEmail", 429)
 def _over_limit(make: Callable[..., Api]) -> Reply:
-    api = make()
-    api.mailer.errors.append(
-        OverLimit("over its limit", retry_after=1.5, producer="acubeapi.com", which="rate")
-    )
-    return api.send(seed_message())
+    api = make(producer_limits=parse_limits("*=1/d"), limit_max_wait_seconds=0)
+    api.send(seed_message())
+    return api.send(seed_message(subject="a second message, over the day's limit"))
 
 
 @scenario("enqueueEmail", 202)

@@ -126,6 +126,8 @@ def test_each_variable_takes_its_own_parameter_or_fixed_value(function: dict[str
         "NOTIFIER_STATE_TABLE": {"Ref": "StateTable"},
         "NOTIFIER_IDEMPOTENCY_TTL_SECONDS": {"Ref": "IdempotencyTtlSeconds"},
         "NOTIFIER_TRANSIENT_BOUNCE_LIMIT": {"Ref": "TransientBounceLimit"},
+        "NOTIFIER_PRODUCER_LIMITS": {"Ref": "ProducerLimits"},
+        "NOTIFIER_LIMIT_MAX_WAIT_SECONDS": "2",
         "NOTIFIER_FEEDBACK_TOPIC_ARNS": {"Ref": "FeedbackTopic"},
         "NOTIFIER_STATUS_TOPIC_ARN": {"Ref": "StatusTopic"},
         "NOTIFIER_STATUS_RETENTION_DAYS": {"Ref": "StatusRetentionDays"},

@@ -1,4 +1,5 @@
-"""State on DynamoDB: idempotency records, the suppression list and transient-bounce counts.
+"""State on DynamoDB: idempotency records, the suppression list, transient-bounce counts and
+producers' token buckets.
 
 One table (NOTIFIER_STATE_TABLE), its key schema in `state_table.py` (partition key `pk` (S),
 no sort key, TTL on `ttl`); items are told apart by the prefix of `pk`:
@@ -8,6 +9,7 @@ no sort key, TTL on `ttl`); items are told apart by the prefix of `pk`:
 | `IDEMPOTENCY#<key>`     | status, payload_hash, expires_at (N), ses_message_id, ttl (N)   |
 | `SUPPRESSION#<address>` | reason, feedback_type, feedback_sub_type, feedback_id, timestamp |
 | `BOUNCES#<address>`     | at (L of N: transient bounce times), version (N), ttl (N)       |
+| `LIMIT#<producer>`      | tokens (N), at (N), day, day_count (N), version (N), ttl (N)    |
 
 Addresses in keys are lower-case. `ttl` (whole epoch seconds) only lets DynamoDB's TTL sweep
 delete dead items, which can take up to 48 hours; every decision about expiry is made in code,
@@ -21,6 +23,7 @@ the messages wait in the queue, then in the dead-letter queue, until an operator
 """
 
 from notifier.adapters.outbound.dynamodb.idempotency import DynamoDbIdempotencyStore
+from notifier.adapters.outbound.dynamodb.limits import DynamoDbLimitStore
 from notifier.adapters.outbound.dynamodb.suppression import DynamoDbSuppressionList
 
-__all__ = ["DynamoDbIdempotencyStore", "DynamoDbSuppressionList"]
+__all__ = ["DynamoDbIdempotencyStore", "DynamoDbLimitStore", "DynamoDbSuppressionList"]

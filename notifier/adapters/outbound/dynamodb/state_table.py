@@ -40,6 +40,7 @@ SUPPRESSION_PREFIX = "SUPPRESSION#"
 BOUNCES_PREFIX = "BOUNCES#"
 STATUS_PREFIX = "STATUS#"  # by SES message id
 STATUS_KEY_PREFIX = "STATUSKEY#"  # by sender-scoped idempotency key
+LIMIT_PREFIX = "LIMIT#"  # a producer's token bucket, by producer (tenant or domain)
 
 ATTEMPTS = 5  # for unprocessed batch keys, claims that keep changing and version conflicts
 BACKOFF_SECONDS = 0.05
