@@ -8,17 +8,13 @@ LocalStack, moto and the runner's log live in a fresh directory under /tmp, kept
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from tests.soak.run import REGION, SoakConfig, run_soak
-from tests.support.localstack import start_localstack
-from tests.support.moto import start_moto
-
-SERVICES = "sqs,sns,ses,s3"
+from tests.soak.run import SoakConfig, run_soak
+from tests.soak.services import say, soak_services
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -44,41 +40,17 @@ def main(argv: list[str] | None = None) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="notifier-soak-"))
     began = time.monotonic()
     say(f"soak: {config.messages} messages; LocalStack, moto and logs in {workdir}")
-    (workdir / "localstack").mkdir()
-    (workdir / "moto").mkdir()
-    localstack = start_localstack(services=SERVICES, workdir=workdir / "localstack")
-    try:
-        moto = start_moto(workdir=workdir / "moto")
-        try:
-            # This process provisions and queues through boto3: point it at them, and only them.
-            for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
-                os.environ.pop(name, None)
-            os.environ.update(
-                AWS_ENDPOINT_URL=localstack.endpoint_url,
-                AWS_ENDPOINT_URL_DYNAMODB=moto.endpoint_url,
-                AWS_ACCESS_KEY_ID="test",
-                AWS_SECRET_ACCESS_KEY="test",  # LocalStack's fake credentials
-                AWS_REGION=REGION,
-                AWS_DEFAULT_REGION=REGION,
-            )
-            result = run_soak(
-                config,
-                localstack_url=localstack.endpoint_url,
-                moto_url=moto.endpoint_url,
-                workdir=workdir,
-                progress=say,
-            )
-        finally:
-            moto.stop()
-    finally:
-        localstack.stop()
+    with soak_services(workdir) as (localstack, moto):
+        result = run_soak(
+            config,
+            localstack_url=localstack.endpoint_url,
+            moto_url=moto.endpoint_url,
+            workdir=workdir,
+            progress=say,
+        )
     print(result.report())
     print(f"whole run (LocalStack start to stop): {time.monotonic() - began:.0f} s", flush=True)
     return 0 if result.ok else 1
-
-
-def say(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
 
 
 if __name__ == "__main__":
