@@ -1,6 +1,7 @@
 """`python -m devtools provision`: what the notifier talks to, wherever AWS_ENDPOINT_URL points.
 
 The local stand-in for the stack's entry points: the email queue and its dead-letter queue,
+the bulk queue (the lane of bulk mail, with a lower concurrency) and its own dead-letter queue,
 the email topic feeding the queue (filter `channel = email`), the feedback topic (SES events,
 also fed to the queue) and an SES configuration set publishing every event type to it, the
 status topic (callbacks), the SES sender domains, the attachments bucket and the DynamoDB
@@ -69,6 +70,11 @@ class ProvisionConfig:
 
     queue_name: str = "notifier-email"
     dead_letter_queue_name: str = "notifier-email-dlq"
+    # The bulk lane: producers put bulk mail here, and the function forwards here the bulk
+    # mail that arrives on the queue above (NOTIFIER_BULK_QUEUE_URL). Same visibility timeout
+    # and receive count as the email queue, a dead-letter queue of its own; "" makes neither.
+    bulk_queue_name: str = "notifier-bulk"
+    bulk_dead_letter_queue_name: str = attrs.field(default="notifier-bulk-dlq")
     topic_name: str = "notifier-email"
     # Where SES feedback is published (point the identities' notifications here); subscribed
     # to the queue without a filter, since SES sets no message attributes. "" provisions none.
@@ -94,6 +100,11 @@ class ProvisionConfig:
     state_table: str = attrs.field(
         factory=lambda: os.environ.get("NOTIFIER_STATE_TABLE", "").strip() or "notifier-state"
     )
+
+    @bulk_dead_letter_queue_name.validator
+    def _bulk_lane_has_dead_letters(self, _attribute: object, value: str) -> None:
+        if self.bulk_queue_name and not value:
+            raise ValueError("a bulk queue needs a dead-letter queue (bulk_dead_letter_queue_name)")
 
 
 @attrs.frozen(kw_only=True)
@@ -125,6 +136,10 @@ class Provisioned:
     queue_arn: str
     dead_letter_queue_url: str
     dead_letter_queue_arn: str
+    bulk_queue_url: str  # "" when none was asked for, as are the three below
+    bulk_queue_arn: str
+    bulk_dead_letter_queue_url: str
+    bulk_dead_letter_queue_arn: str
     topic_arn: str
     subscription_arn: str
     feedback_topic_arn: str  # "" when none was asked for
@@ -152,6 +167,8 @@ class Provisioned:
             f"              visibility timeout {self.visibility_timeout} s,"
             f" dead-letter after {self.max_receive_count} receives",
             f"dead letters  {self.dead_letter_queue_url}",
+            f"bulk queue    {self.bulk_queue_url or '(none)'}",
+            *([f"bulk dead     {self.bulk_dead_letter_queue_url}"] if self.bulk_queue_url else []),
             f"topic         {self.topic_arn}",
             f"subscription  {self.subscription_arn} (queue, filter {json.dumps(FILTER_POLICY)})",
             f"feedback      {self.feedback_topic_arn or '(none)'} (SES notifications -> queue)",
@@ -175,6 +192,19 @@ def provision(
     """Create or correct every resource; safe to run any number of times."""
     clients = aws if isinstance(aws, AwsClients) else AwsClients.from_session(aws)
     return _Provisioner(clients).run(config)
+
+
+@attrs.frozen(kw_only=True)
+class _Lane:
+    queue_url: str
+    queue_arn: str
+    dead_letter_queue_url: str
+    dead_letter_queue_arn: str
+
+
+_NO_BULK_LANE = _Lane(
+    queue_url="", queue_arn="", dead_letter_queue_url="", dead_letter_queue_arn=""
+)
 
 
 class _Provisioner:
@@ -207,6 +237,7 @@ class _Provisioner:
             known_url=queue_url,
         )
         queue_arn = self._queue_arn(queue_url)
+        bulk = self._bulk_lane(config) if config.bulk_queue_name else _NO_BULK_LANE
         subscription_arn = self._subscription(topic_arn, queue_arn, FILTER_POLICY)
         if feedback_arn:
             self._subscription(feedback_arn, queue_arn, None)
@@ -226,6 +257,10 @@ class _Provisioner:
             queue_arn=queue_arn,
             dead_letter_queue_url=dlq_url,
             dead_letter_queue_arn=dlq_arn,
+            bulk_queue_url=bulk.queue_url,
+            bulk_queue_arn=bulk.queue_arn,
+            bulk_dead_letter_queue_url=bulk.dead_letter_queue_url,
+            bulk_dead_letter_queue_arn=bulk.dead_letter_queue_arn,
             topic_arn=topic_arn,
             subscription_arn=subscription_arn,
             feedback_topic_arn=feedback_arn,
@@ -239,6 +274,31 @@ class _Provisioner:
             visibility_timeout=config.visibility_timeout,
             max_receive_count=config.max_receive_count,
             changes=tuple(self._changes),
+        )
+
+    def _bulk_lane(self, config: ProvisionConfig) -> _Lane:
+        """The bulk queue and its dead-letter queue. No topic feeds it: producers send to it
+        directly, and the function forwards bulk mail to it."""
+        dlq_url = self._queue(
+            config.bulk_dead_letter_queue_name,
+            {"MessageRetentionPeriod": str(DEAD_LETTER_RETENTION_SECONDS)},
+        )
+        dlq_arn = self._queue_arn(dlq_url)
+        url = self._queue(
+            config.bulk_queue_name,
+            {
+                "VisibilityTimeout": str(config.visibility_timeout),
+                "MessageRetentionPeriod": str(QUEUE_RETENTION_SECONDS),
+                "RedrivePolicy": json.dumps(
+                    {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": config.max_receive_count}
+                ),
+            },
+        )
+        return _Lane(
+            queue_url=url,
+            queue_arn=self._queue_arn(url),
+            dead_letter_queue_url=dlq_url,
+            dead_letter_queue_arn=dlq_arn,
         )
 
     def _queue_url(self, name: str) -> str | None:

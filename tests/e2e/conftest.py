@@ -114,15 +114,18 @@ def provision_stack(
     max_receive_count: int = 3,
     templates: str = "",
 ) -> Provisioned:
-    """A test's own queue, dead-letter queue, topics and, if asked, state table and SES
-    configuration set publishing events (with a status topic) and the sample templates (at
-    the `templates` S3 URL), plus the shared SES domain, bucket and sample invoice."""
+    """A test's own queue, dead-letter queue, bulk lane (queue and dead letters), topics and,
+    if asked, state table and SES configuration set publishing events (with a status topic)
+    and the sample templates (at the `templates` S3 URL), plus the shared SES domain, bucket
+    and sample invoice."""
     name = f"e2e-{uuid.uuid4().hex[:12]}"
     return provision(
         aws_session(),
         config=ProvisionConfig(
             queue_name=name,
             dead_letter_queue_name=f"{name}-dlq",
+            bulk_queue_name=f"{name}-bulk",
+            bulk_dead_letter_queue_name=f"{name}-bulk-dlq",
             topic_name=name,
             feedback_topic_name=f"{name}-feedback",
             visibility_timeout=visibility_timeout,

@@ -23,10 +23,17 @@ pytestmark = pytest.mark.timeout(60)
 
 
 def fresh(**settings: Any) -> ProvisionConfig:
-    """A configuration whose queues and topic no other test uses."""
+    """A configuration whose queues (the bulk lane's too) and topic no other test uses."""
     name = f"e2e-{uuid.uuid4().hex[:12]}"
     return ProvisionConfig(
-        queue_name=name, dead_letter_queue_name=f"{name}-dlq", topic_name=name, **settings
+        **{
+            "queue_name": name,
+            "dead_letter_queue_name": f"{name}-dlq",
+            "bulk_queue_name": f"{name}-bulk",
+            "bulk_dead_letter_queue_name": f"{name}-bulk-dlq",
+            "topic_name": name,
+            **settings,
+        }
     )
 
 
@@ -79,12 +86,45 @@ def test_a_changed_setting_is_corrected_in_place() -> None:
 
     changed = provision(aws_session(), config=attrs.evolve(config, visibility_timeout=9))
 
-    assert changed.changes == (f"set VisibilityTimeout of queue {config.queue_name}",)
+    assert changed.changes == (
+        f"set VisibilityTimeout of queue {config.queue_name}",
+        f"set VisibilityTimeout of queue {config.bulk_queue_name}",
+    )
     assert changed.queue_url == first.queue_url
     attributes = boto3.client("sqs").get_queue_attributes(
         QueueUrl=first.queue_url, AttributeNames=["VisibilityTimeout"]
     )["Attributes"]
     assert attributes["VisibilityTimeout"] == "9"
+
+
+def test_the_bulk_lane_has_the_email_queues_settings_and_dead_letters_of_its_own() -> None:
+    """GIVEN a bulk queue name WHEN provisioned THEN the bulk queue has the email queue's
+    visibility timeout and retention and redrives to its own dead-letter queue after the same
+    3 receives; no topic feeds it. GIVEN no bulk queue name THEN there is no bulk lane."""
+    config = fresh(visibility_timeout=5)
+
+    done = provision(aws_session(), config=config)
+    without = provision(aws_session(), config=fresh(bulk_queue_name=""))
+
+    sqs = boto3.client("sqs")
+    attributes = sqs.get_queue_attributes(QueueUrl=done.bulk_queue_url, AttributeNames=["All"])[
+        "Attributes"
+    ]
+    assert attributes["QueueArn"] == done.bulk_queue_arn
+    assert attributes["VisibilityTimeout"] == "5"
+    assert attributes["MessageRetentionPeriod"] == "345600"
+    assert "Policy" not in attributes
+    redrive = json.loads(attributes["RedrivePolicy"])
+    assert redrive["deadLetterTargetArn"] == done.bulk_dead_letter_queue_arn
+    assert redrive["deadLetterTargetArn"] != done.dead_letter_queue_arn
+    assert int(redrive["maxReceiveCount"]) == 3
+    dead = sqs.get_queue_attributes(
+        QueueUrl=done.bulk_dead_letter_queue_url, AttributeNames=["MessageRetentionPeriod"]
+    )["Attributes"]
+    assert dead["MessageRetentionPeriod"] == "1209600"
+    assert f"bulk queue    {done.bulk_queue_url}" in done.lines()
+    assert (without.bulk_queue_url, without.bulk_dead_letter_queue_url) == ("", "")
+    assert "bulk queue    (none)" in without.lines()
 
 
 def test_the_provision_command_prints_what_it_provisioned(

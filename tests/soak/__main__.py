@@ -3,25 +3,30 @@
 Exits 0 when every message is in exactly one place (lost = 0, sent twice = 0), no private data
 reached the runner's logs and its memory grew at most 10 % after the warm-up; 1 otherwise.
 LocalStack, moto and the runner's log live in a fresh directory under /tmp, kept afterwards.
+
+`python -m tests.soak quota [--bulk N --transactional M]` runs the quota soak instead
+(tests/soak/quota.py): a bulk flood and a steady transactional producer through a
+rate-limited SES; exits 0 on PASS.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from tests.soak.run import REGION, SoakConfig, run_soak
-from tests.support.localstack import start_localstack
-from tests.support.moto import start_moto
-
-SERVICES = "sqs,sns,ses,s3"
+from tests.soak import quota as quota_soak
+from tests.soak.quota import QuotaConfig, run_quota_soak
+from tests.soak.run import SoakConfig, run_soak
+from tests.soak.services import say, soak_services
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["quota"]:
+        return quota_main(argv[1:])
     defaults = SoakConfig()
     parser = argparse.ArgumentParser(prog="python -m tests.soak", description=__doc__)
     parser.add_argument("--messages", type=int, default=defaults.messages)
@@ -44,41 +49,58 @@ def main(argv: list[str] | None = None) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="notifier-soak-"))
     began = time.monotonic()
     say(f"soak: {config.messages} messages; LocalStack, moto and logs in {workdir}")
-    (workdir / "localstack").mkdir()
-    (workdir / "moto").mkdir()
-    localstack = start_localstack(services=SERVICES, workdir=workdir / "localstack")
-    try:
-        moto = start_moto(workdir=workdir / "moto")
-        try:
-            # This process provisions and queues through boto3: point it at them, and only them.
-            for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
-                os.environ.pop(name, None)
-            os.environ.update(
-                AWS_ENDPOINT_URL=localstack.endpoint_url,
-                AWS_ENDPOINT_URL_DYNAMODB=moto.endpoint_url,
-                AWS_ACCESS_KEY_ID="test",
-                AWS_SECRET_ACCESS_KEY="test",  # LocalStack's fake credentials
-                AWS_REGION=REGION,
-                AWS_DEFAULT_REGION=REGION,
-            )
-            result = run_soak(
-                config,
-                localstack_url=localstack.endpoint_url,
-                moto_url=moto.endpoint_url,
-                workdir=workdir,
-                progress=say,
-            )
-        finally:
-            moto.stop()
-    finally:
-        localstack.stop()
+    with soak_services(workdir) as (localstack, moto):
+        result = run_soak(
+            config,
+            localstack_url=localstack.endpoint_url,
+            moto_url=moto.endpoint_url,
+            workdir=workdir,
+            progress=say,
+        )
     print(result.report())
     print(f"whole run (LocalStack start to stop): {time.monotonic() - began:.0f} s", flush=True)
     return 0 if result.ok else 1
 
 
-def say(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
+def quota_main(argv: list[str]) -> int:
+    defaults = QuotaConfig()
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.soak quota", description=quota_soak.__doc__
+    )
+    parser.add_argument("--bulk", type=int, default=defaults.bulk, help="A's bulk messages")
+    parser.add_argument(
+        "--transactional", type=int, default=defaults.transactional, help="B's messages"
+    )
+    parser.add_argument("--ses-rate", type=float, default=defaults.ses_rate, help="per second")
+    parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser.add_argument("--timeout", type=float, default=defaults.timeout_s, help="seconds")
+    parser.add_argument(
+        "--without-priority-field",
+        action="store_true",
+        help="leave `priority` out of A's messages: only to try the harness on a function that"
+        " does not know the field yet (it refuses it as unknown); the soak then fails",
+    )
+    args = parser.parse_args(argv)
+    config = QuotaConfig(
+        bulk=args.bulk,
+        transactional=args.transactional,
+        ses_rate=args.ses_rate,
+        seed=args.seed,
+        timeout_s=args.timeout,
+        priority_field=not args.without_priority_field,
+    )
+    workdir = Path(tempfile.mkdtemp(prefix="notifier-quota-soak-"))
+    say(f"quota soak: {config.bulk} bulk + {config.transactional}; files in {workdir}")
+    with soak_services(workdir) as (localstack, moto):
+        result = run_quota_soak(
+            config,
+            localstack_url=localstack.endpoint_url,
+            moto_url=moto.endpoint_url,
+            workdir=workdir,
+            progress=say,
+        )
+    print(result.report(), flush=True)
+    return 0 if result.ok else 1
 
 
 if __name__ == "__main__":

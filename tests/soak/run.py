@@ -146,6 +146,7 @@ def run_soak(
         config=ProvisionConfig(
             queue_name=f"soak-{run}",
             dead_letter_queue_name=f"soak-{run}-dlq",
+            bulk_queue_name="",  # one lane: the quota soak (tests/soak/quota.py) has two
             topic_name=f"soak-{run}",
             feedback_topic_name="",
             visibility_timeout=config.visibility_timeout,

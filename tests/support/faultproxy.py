@@ -10,6 +10,7 @@ answer, except for the requests a test tells it to spoil:
 | `reset` | the connection reset before any answer | no |
 | `error_500`, `error_503` | HTTP 500 `InternalFailure`, 503 `ServiceUnavailable` | no |
 | `throttle` | HTTP 400 `Throttling`, "Maximum sending rate exceeded." (SES's error) | no |
+| `rate_limit` | the same, for a `SendRawEmail` over the sending rate (below) | no |
 | `lose_response` | the connection reset instead of the answer | yes: ambiguous |
 | outage (`start_outage`) | every connection reset until `end_outage` | see `start_outage` |
 
@@ -17,6 +18,13 @@ Faults apply to the requests whose action is in `Faults.actions` (by default onl
 `SendRawEmail`; `None`: every request), each with its probability, drawn from a seeded random
 generator. `max_per_request` bounds the faults one request body gets (a retry sends the same
 bytes), modelling a throttling burst that clears rather than a request doomed forever.
+
+`rate_limit` is SES's maximum sending rate, in recipients per second, and is not random: each
+`SendRawEmail` takes one token per recipient (its `Destinations.member.N`, as SES counts) from
+a bucket holding one second's worth (`max(rate, 1)`, full at `set`) and refilling at the rate;
+a request that does not fit is throttled, its tokens left in the bucket. (A request with more
+recipients than the bucket holds never fits.) `forwarded_sends()` lists every `SendRawEmail`
+forwarded: when it was let through, to whom, and what the upstream answered.
 
 The action is read as AWS's protocols carry it: the `X-Amz-Target` header (JSON protocol:
 SQS, DynamoDB), or `Action=` in a form body (query protocol: SES, SNS). Everything the test
@@ -33,8 +41,11 @@ process was killed) is dropped, not forwarded: it never left that process.
 
 from __future__ import annotations
 
+import base64
 import collections
 import contextlib
+import email.parser
+import email.utils
 import hashlib
 import http.client
 import http.server
@@ -49,7 +60,7 @@ import threading
 import time
 import urllib.parse
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from types import TracebackType
 from typing import Any
 
@@ -74,6 +85,7 @@ _HOP_BY_HOP = frozenset(
     }
 )
 _QUERY_ACTION = re.compile(rb"(?:^|&)Action=([A-Za-z0-9]+)")
+_DESTINATION = re.compile(r"Destinations\.member\.\d+")
 
 # An AWS query-protocol error (SES, SNS); with Sender, Throttling and "Maximum sending rate
 # exceeded." it is what SES answers, with HTTP 400, when the account's sending rate is exceeded.
@@ -96,6 +108,7 @@ class Outcome:
     ERROR_500 = "error_500"
     ERROR_503 = "error_503"
     THROTTLED = "throttled"
+    RATE_LIMITED = "rate_limited"  # a SendRawEmail over `rate_limit`: SES's Throttling error
     RESPONSE_LOST = "response_lost"
     OUTAGE = "outage"  # reset because an outage was on (or began while it was held)
     CLIENT_GONE = "client_gone"  # held, and its client disconnected: never forwarded
@@ -104,6 +117,7 @@ class Outcome:
 
 _ERRORS = {  # outcome -> (HTTP status, error type, code, message)
     Outcome.THROTTLED: (400, "Sender", "Throttling", "Maximum sending rate exceeded."),
+    Outcome.RATE_LIMITED: (400, "Sender", "Throttling", "Maximum sending rate exceeded."),
     Outcome.ERROR_500: (500, "Receiver", "InternalFailure", "An internal error occurred."),
     Outcome.ERROR_503: (503, "Receiver", "ServiceUnavailable", "Service is unavailable."),
 }
@@ -126,6 +140,11 @@ class Faults:
     lose_response: float = attrs.field(default=0.0, validator=_fraction)
     actions: frozenset[str] | None = frozenset({SEND_RAW_EMAIL})
     max_per_request: int | None = None
+    # SES's maximum sending rate, recipients per second, for every SendRawEmail whatever
+    # `actions` says; None: unlimited.
+    rate_limit: float | None = attrs.field(
+        default=None, validator=attrs.validators.optional(attrs.validators.gt(0.0))
+    )
 
     def __attrs_post_init__(self) -> None:
         if sum(p for _outcome, p in self._table()) > 1.0 + 1e-9:
@@ -153,10 +172,46 @@ class Faults:
         return Outcome.FORWARDED
 
 
-class FaultProxy:
-    """The proxy, serving on a free port of 127.0.0.1 from a thread of this process."""
+@attrs.frozen(kw_only=True)
+class ForwardedSend:
+    """One `SendRawEmail` the proxy let through: when (the proxy's clock), to whom, and the
+    upstream's HTTP status (200: SES took it; recorded even if the answer was then lost)."""
 
-    def __init__(self, upstream: str, *, seed: int = 0) -> None:
+    at: float
+    recipients: tuple[str, ...]
+    status: int
+
+
+class TokenBucket:
+    """`rate` tokens a second, at most `capacity`, full at first. Not thread-safe: the proxy
+    calls it under its lock."""
+
+    def __init__(self, *, rate: float, capacity: float, now: float) -> None:
+        self.rate = rate
+        self.capacity = capacity
+        self._tokens = capacity
+        self._at = now
+
+    def take(self, tokens: float, now: float) -> bool:
+        """Take `tokens` if they are there now; False (and take none) if not."""
+        self._tokens = min(self.capacity, self._tokens + max(now - self._at, 0.0) * self.rate)
+        self._at = max(now, self._at)
+        if tokens > self._tokens:
+            return False
+        self._tokens -= tokens
+        return True
+
+
+class FaultProxy:
+    """The proxy, serving on a free port of 127.0.0.1 from a thread of this process.
+
+    `clock` times the rate limit and `forwarded_sends()`: the wall clock by default, so that a
+    test can set those times beside its own `time.time()` (when it queued each message).
+    """
+
+    def __init__(
+        self, upstream: str, *, seed: int = 0, clock: Callable[[], float] = time.time
+    ) -> None:
         parts = urllib.parse.urlsplit(upstream)
         if parts.scheme != "http" or parts.hostname is None:
             raise ValueError(f"the upstream must be an http:// URL, got {upstream!r}")
@@ -164,6 +219,9 @@ class FaultProxy:
         self._lock = threading.Lock()
         self._rng = random.Random(seed)  # noqa: S311 - reproducible faults, not cryptography
         self._faults = Faults(actions=None)
+        self._clock = clock
+        self._bucket: TokenBucket | None = None
+        self._sends: list[ForwardedSend] = []
         self._per_request: collections.Counter[str] = collections.Counter()
         self._counts: collections.Counter[tuple[str, str]] = collections.Counter()
         self._outage = threading.Event()
@@ -206,10 +264,20 @@ class FaultProxy:
         self.stop()
 
     def set(self, faults: Faults) -> None:
-        """Apply `faults` from the next request on (and forget the per-request tallies)."""
+        """Apply `faults` from the next request on (and forget the per-request tallies; a
+        rate limit starts with a full bucket)."""
         with self._lock:
             self._faults = faults
             self._per_request.clear()
+            self._bucket = (
+                None
+                if faults.rate_limit is None
+                else TokenBucket(
+                    rate=faults.rate_limit,
+                    capacity=max(faults.rate_limit, 1.0),
+                    now=self._clock(),
+                )
+            )
 
     def clear(self) -> None:
         """Forward everything untouched again."""
@@ -266,7 +334,25 @@ class FaultProxy:
                     found[outcome] += n
             return found
 
+    def forwarded_sends(self) -> list[ForwardedSend]:
+        """Every `SendRawEmail` forwarded so far, in the order the proxy let them through."""
+        with self._lock:
+            return sorted(self._sends, key=lambda send: send.at)
+
     # -- used by the request handler -----------------------------------------------------
+
+    def _admit(self, recipients: int) -> float | None:
+        """The time a `SendRawEmail` to that many recipients is let through, or None if it is
+        over the rate limit."""
+        with self._lock:
+            now = self._clock()
+            if self._bucket is None or self._bucket.take(recipients, now):
+                return now
+            return None
+
+    def _record(self, send: ForwardedSend) -> None:
+        with self._lock:
+            self._sends.append(send)
 
     def _decide(self, action: str, body: bytes) -> tuple[str, float]:
         """The outcome for one request, and how long to hold it first."""
@@ -407,7 +493,15 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         with proxy._with_upstream(self.connection) as going:
             if not going:
                 self._give_up(action, Outcome.OUTAGE)
+            recipients = send_recipients(body) if action == SEND_RAW_EMAIL else None
+            admitted = None if recipients is None else proxy._admit(len(recipients))
+            if recipients is not None and admitted is None:
+                proxy._count(action, Outcome.RATE_LIMITED)
+                self._reply_error(Outcome.RATE_LIMITED)
+                return
             status, reason, headers, payload = self._forward(action, body)
+            if recipients is not None and admitted is not None:
+                proxy._record(ForwardedSend(at=admitted, recipients=recipients, status=status))
             if self.server.aborted(self.connection):  # the outage began meanwhile
                 self._give_up(action, Outcome.OUTAGE)
             if outcome == Outcome.RESPONSE_LOST:
@@ -481,7 +575,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         request_id = str(uuid.uuid4())
         status, kind, code, message = _ERRORS[outcome]
         if "X-Amz-Target" in self.headers:  # JSON protocol (SQS, DynamoDB)
-            name = "ThrottlingException" if outcome == Outcome.THROTTLED else code
+            name = "ThrottlingException" if code == "Throttling" else code
             body = json.dumps({"__type": name, "message": message}).encode()
             content_type = "application/x-amz-json-1.0"
         else:
@@ -507,6 +601,28 @@ def _action(headers: Any, body: bytes) -> str:
         return str(target).rsplit(".", 1)[-1]
     found = _QUERY_ACTION.search(body[:4096])
     return found[1].decode() if found else ""
+
+
+def send_recipients(body: bytes) -> tuple[str, ...]:
+    """The recipients of a `SendRawEmail` form body: its `Destinations.member.N`, in order, or
+    (none given, as SES then does) the To, Cc and Bcc of the raw message."""
+    fields = urllib.parse.parse_qsl(body.decode("utf-8", errors="replace"))
+    members = sorted(
+        (int(name.rsplit(".", 1)[1]), value)
+        for name, value in fields
+        if _DESTINATION.fullmatch(name)
+    )
+    if members:
+        return tuple(value for _n, value in members)
+    raw = next((value for name, value in fields if name == "RawMessage.Data"), "")
+    try:
+        headers = email.parser.BytesHeaderParser().parsebytes(base64.b64decode(raw))
+    except ValueError:
+        return ()
+    found = email.utils.getaddresses(
+        [str(value) for name in ("To", "Cc", "Bcc") for value in headers.get_all(name, [])]
+    )
+    return tuple(address for _name, address in found if address)
 
 
 def _client_gone(sock: socket.socket) -> bool:
