@@ -115,6 +115,11 @@ def log_records(lines: Iterable[str]) -> Iterator[dict[str, Any]]:
                 continue  # a line cut short when its runner stopped
 
 
-def logged(lines: Iterable[str], event: str) -> int:
-    """How many of the runners' log lines are `event` (`email.deferred`...)."""
-    return sum(1 for record in log_records(lines) if record.get("event") == event)
+def logged(lines: Iterable[str], event: str, **fields: Any) -> int:
+    """How many of the runners' log lines are `event` with these `fields` (`email.processed`
+    with `outcome="deferred"`...)."""
+    return sum(
+        1
+        for record in log_records(lines)
+        if record.get("event") == event and all(record.get(k) == v for k, v in fields.items())
+    )

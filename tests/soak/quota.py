@@ -136,7 +136,7 @@ class QuotaResult:
                 for window, most, allowed in self.a_windows
             ),
             f"SES: {self.ses_sends} sends taken, {self.throttled} throttled by the proxy;"
-            f" deferrals (email.deferred logged): {self.deferrals}",
+            f" deferrals (email.processed, outcome deferred): {self.deferrals}",
             f"privacy: {self.log_lines} log lines, "
             + (
                 "no full address, body or credential"
@@ -250,7 +250,7 @@ def run_quota_soak(
         ),
         ses_sends=sum(1 for send in sends if send.status == 200),
         throttled=throttled,
-        deferrals=evidence.logged(lines, "email.deferred"),
+        deferrals=evidence.logged(lines, "email.processed", outcome="deferred"),
         leaks=tuple(runners.leaks()),
         log_lines=len(lines),
         flood_s=flood_s,
