@@ -56,6 +56,7 @@ DEFAULT_HTTP_PORT = http_gateway.DEFAULT_PORT
 REGION = "us-east-1"
 VISIBILITY_TIMEOUT = 10  # a failed message comes back within seconds, not AWS's 3 minutes
 WAIT_SECONDS = 20  # the runner's long poll, as Lambda's; a stop signal cuts it short
+BULK_WAIT_SECONDS = 2  # the bulk runner's: a thread no signal reaches, so short enough to stop
 # The handler's settings, unless the environment says otherwise: NOTIFIER_LOG_LEVEL=INFO shows
 # the canonical `email.processed` line of every message. The state table is the one provision
 # creates in moto: idempotency and suppression are on, as in production.
@@ -156,6 +157,7 @@ def _serve(endpoints: Endpoints, *, once: bool, http_port: int, viewer_port: int
     os.environ.setdefault("NOTIFIER_SES_CONFIGURATION_SET", stack.configuration_set)
     os.environ.setdefault("NOTIFIER_STATUS_TOPIC_ARN", stack.status_topic_arn)
     os.environ.setdefault("NOTIFIER_QUEUE_URL", stack.queue_url)  # the HTTP enqueue route's
+    os.environ.setdefault("NOTIFIER_BULK_QUEUE_URL", stack.bulk_queue_url)  # the bulk lane's
     say(
         f"provisioned queue {resource_name(queue.url)} (visibility timeout"
         f" {stack.visibility_timeout} s, dead letters after {stack.max_receive_count} receives),"
@@ -169,6 +171,18 @@ def _serve(endpoints: Endpoints, *, once: bool, http_port: int, viewer_port: int
         function=function,
         wait_seconds=WAIT_SECONDS,
         report=lambda line: say(f"runner  {line}"),
+    )
+    # The bulk lane: its own event source mapping in AWS, so here its own runner, thread and
+    # handler (another execution environment).
+    bulk_stop = StopFlag()
+    bulk_runner = Runner(
+        queue=SqsQueue.connect(sqs, url=stack.bulk_queue_url),
+        function=SerialFunction(InProcessFunction(bootstrap())),
+        wait_seconds=BULK_WAIT_SECONDS,
+        report=lambda line: say(f"bulk    {line}"),
+    )
+    bulk_lane = threading.Thread(
+        target=bulk_runner.run, args=(bulk_stop,), name="bulk-lane", daemon=True
     )
     try:
         http = http_gateway.start(function, port=http_port, log=say)
@@ -211,12 +225,15 @@ def _serve(endpoints: Endpoints, *, once: bool, http_port: int, viewer_port: int
     signal.signal(signal.SIGTERM, stop.handle_signal)
     watcher.start()
     samples.start()
+    bulk_lane.start()
     try:
         batches = runner.run(stop)
     finally:
         _ignore_signals()
+        bulk_stop.set()
         http.stop()
         viewer.stop()
+        bulk_lane.join(timeout=BULK_WAIT_SECONDS + 5)
     say(f"runner  stopped after {batches} batch(es); HTTP API and mail viewer stopped")
     watcher.stop()  # also ends a sample still waiting for its email
     samples.join(timeout_s=10)
@@ -247,7 +264,8 @@ def _serving(endpoints: Endpoints, *, queue: str, topic: str, http: str, viewer:
     sample = shown(SAMPLE_EVENT)
     return "\n".join(
         [
-            f"serving: queue {resource_name(queue)}, topic {resource_name(topic)},"
+            f"serving: queue {resource_name(queue)} (and its bulk lane),"
+            f" topic {resource_name(topic)},"
             f" endpoint {endpoints.aws}, HTTP API {http}",
             f"  mail viewer: {viewer}",
             "  send more from another shell:",
