@@ -50,8 +50,11 @@ class Mailer(Protocol):
 
 
 class Unit(enum.Enum):
+    """CloudWatch's unit names: EMF and `PutMetricData` take the value as it is."""
+
     COUNT = "Count"
     MILLISECONDS = "Milliseconds"
+    PERCENT = "Percent"
 
 
 class Metrics(Protocol):
