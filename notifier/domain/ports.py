@@ -7,6 +7,7 @@ from collections.abc import Collection, Sequence
 from typing import Protocol
 
 from notifier.domain.model import Mailbox, MessageRequest
+from notifier.domain.quota import Quota
 from notifier.domain.state import IdempotencyRecord, Suppression
 from notifier.domain.status import EmailStatus, StatusChange
 
@@ -46,6 +47,15 @@ class Mailer(Protocol):
     ) -> str:
         """Send and return the provider's message id; `deadline` is a `time.monotonic()` bound.
         `configuration_set` overrides the mailer's default one; `tags` are SES message tags."""
+        ...
+
+
+class SendQuota(Protocol):
+    """The account's sending quota (SES `GetSendQuota`, a call AWS rate-limits)."""
+
+    def read(self) -> Quota:
+        """The quota now; raise `QuotaUnavailable` (with the provider's error code) when it
+        cannot be read: throttled, denied, or not implemented by an emulator."""
         ...
 
 
