@@ -115,6 +115,7 @@ SHIPPED = {
     "entrypoints/lambda_handler.py",
     "entrypoints/logs.py",
     "entrypoints/problems.py",
+    "entrypoints/quota_monitor.py",
     "entrypoints/reporting.py",
     "entrypoints/responses.py",
     "entrypoints/settings.py",
