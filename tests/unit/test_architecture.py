@@ -80,6 +80,7 @@ SHIPPED = {
     "adapters/outbound/dynamodb/suppression.py",
     "adapters/outbound/metrics.py",
     "adapters/outbound/null_state.py",
+    "adapters/outbound/pacing.py",
     "adapters/outbound/s3.py",
     "adapters/outbound/s3_templates.py",
     "adapters/outbound/ses.py",
