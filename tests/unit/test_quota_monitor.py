@@ -1,6 +1,9 @@
-"""QuotaMonitor: one quota read per interval, never per message, and never a failed message."""
+"""QuotaMonitor: one quota read per interval, never per message, and never a failed message;
+alone, then through the real `bootstrap()` with fakes."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import pytest
 from structlog.testing import capture_logs
@@ -8,8 +11,19 @@ from structlog.testing import capture_logs
 from notifier.domain.errors import QuotaUnavailable
 from notifier.domain.ports import Unit
 from notifier.domain.quota import Quota
+from notifier.entrypoints.app import App
+from notifier.entrypoints.bootstrap import bootstrap
 from notifier.entrypoints.quota_monitor import QuotaMonitor
-from tests.fakes import FakeMetrics, FakeSendQuota, ManualClock
+from notifier.entrypoints.settings import Settings
+from tests.fakes import (
+    FakeAttachmentStore,
+    FakeContext,
+    FakeMailer,
+    FakeMetrics,
+    FakeSendQuota,
+    ManualClock,
+)
+from tests.unit.conftest import seed_message
 
 PRODUCTION = Quota(max_24_hour_send=50_000, max_send_rate=14, sent_last_24_hours=12_500)
 
@@ -173,3 +187,68 @@ def test_a_zero_quota_publishes_the_maximums_without_percentages() -> None:
         "Max24HourSend": (0, Unit.COUNT),
         "MaxSendRate": (0, Unit.COUNT),
     }
+
+
+def app_watching(
+    quota: FakeSendQuota, metrics: FakeMetrics, clock: ManualClock, **settings: Any
+) -> App:
+    """The real composition root with fakes, the quota read through `quota` on `clock`."""
+    return bootstrap(
+        Settings(attachment_buckets=("acube-invoices",), **settings),
+        mailer=FakeMailer(),
+        attachments=FakeAttachmentStore({("acube-invoices", "invoices/12345.pdf"): b"%PDF"}),
+        metrics=metrics,
+        send_quota=quota,
+        monotonic=clock,
+        configure_logs=False,
+    )
+
+
+def test_the_app_reads_the_quota_once_a_minute_and_counts_what_it_sent() -> None:
+    """GIVEN the sandbox quota (1 per second) WHEN three invocations in the first minute send
+    30 recipients in all, and one more starts at 60 s THEN GetSendQuota was read twice, and
+    the second read publishes 30 recipients over 60 s: 50% of the rate."""
+    quota, metrics, clock = FakeSendQuota(), FakeMetrics(), ManualClock()
+    app = app_watching(quota, metrics, clock)
+    ten = [f"user{i}@example.com" for i in range(10)]
+
+    for _ in range(3):
+        response = app.handle(seed_message(recipients=ten), FakeContext())
+        assert response["statusCode"] == 200
+        clock.advance(10)
+    assert quota.reads == 1
+    clock.advance(30)
+    app.handle(seed_message(), FakeContext())
+
+    assert quota.reads == 2
+    assert [v for n, v, _u, _r in metrics.flushed if n == "SendRateUsedPercent"] == [50.0]
+    assert [v for n, v, _u, _r in metrics.flushed if n == "SendConcurrencyLimit"] == [10] * 4
+
+
+def test_an_unreadable_quota_fails_no_message() -> None:
+    """GIVEN GetSendQuota denied WHEN a message comes THEN it is sent, and the one warning
+    names the error code."""
+    denied = QuotaUnavailable("SES GetSendQuota failed (AccessDenied)", code="AccessDenied")
+    quota, metrics, clock = FakeSendQuota(None, denied), FakeMetrics(), ManualClock()
+    app = app_watching(quota, metrics, clock)
+
+    with capture_logs() as logs:
+        response = app.handle(seed_message(), FakeContext())
+
+    assert response["statusCode"] == 200
+    warnings = [line for line in logs if line["log_level"] == "warning"]
+    assert [(line["event"], line["error_code"]) for line in warnings] == [
+        ("ses.quota_unavailable", "AccessDenied")
+    ]
+    assert metrics.total("EmailsSent") == 1
+
+
+def test_a_check_interval_of_zero_turns_the_quota_checks_off() -> None:
+    """NOTIFIER_QUOTA_CHECK_SECONDS=0: no GetSendQuota and no quota metric (the null object)."""
+    quota, metrics, clock = FakeSendQuota(), FakeMetrics(), ManualClock()
+    app = app_watching(quota, metrics, clock, quota_check_seconds=0)
+
+    app.handle(seed_message(), FakeContext())
+
+    assert quota.reads == 0
+    assert {n for n, *_ in metrics.flushed} & {"Max24HourSend", "SendConcurrencyLimit"} == set()

@@ -120,6 +120,7 @@ def test_each_variable_takes_its_own_parameter_or_fixed_value(function: dict[str
         "MALLOC_ARENA_MAX": "2",
         "NOTIFIER_SES_MAX_ATTEMPTS": "4",
         "NOTIFIER_SES_CONFIGURATION_SET": {"Ref": "SesConfigurationSet"},
+        "NOTIFIER_QUOTA_CHECK_SECONDS": "60",
         "NOTIFIER_METRICS_MODE": {"Ref": "MetricsMode"},
         "NOTIFIER_METRICS_NAMESPACE": {"Ref": "MetricsNamespace"},
         "NOTIFIER_LOG_LEVEL": {"Ref": "LogLevel"},
