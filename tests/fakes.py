@@ -25,6 +25,7 @@ from notifier.domain.errors import (
 )
 from notifier.domain.model import MessageRequest, Priority
 from notifier.domain.ports import Unit
+from notifier.domain.quota import Quota
 from notifier.domain.state import (
     BucketState,
     IdempotencyRecord,
@@ -73,6 +74,35 @@ class FakeMailer:
             raise self.errors.pop(0)
         self.sent.append(SentRaw(raw, source, destinations, configuration_set, tags))
         return f"fake-ses-{next(self._ids)}"
+
+
+class ManualClock:
+    """Monotonic time that moves only when the test says so (`advance`)."""
+
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+class FakeSendQuota:
+    """Answers `quota` (SES's sandbox figures unless given), or raises the queued errors first,
+    one per read; counts its reads."""
+
+    def __init__(self, quota: Quota | None = None, *errors: Exception) -> None:
+        self.quota = quota or Quota(max_24_hour_send=200, max_send_rate=1, sent_last_24_hours=0)
+        self.errors = list(errors)
+        self.reads = 0
+
+    def read(self) -> Quota:
+        self.reads += 1
+        if self.errors:
+            raise self.errors.pop(0)
+        return self.quota
 
 
 class FakeAttachmentStore:

@@ -104,6 +104,17 @@ class DependencyUnavailable(TransientError):
     reason = "error"
 
 
+class QuotaUnavailable(TransientError):
+    """The sending quota could not be read; `code` is the provider's error code (or the
+    failure's type). Never a message's error: only the quota metrics are skipped."""
+
+    reason = "error"
+
+    def __init__(self, message: str, *, code: str) -> None:
+        self.code = code
+        super().__init__(message)
+
+
 class MemoryBudgetFull(TransientError):
     """Other large messages held the memory budget (NOTIFIER_MAX_BYTES_IN_FLIGHT) until the
     deadline: nothing was sent, the message is retried later."""

@@ -8,6 +8,7 @@ from typing import Protocol
 
 from notifier.domain.deferral import QueuedMessage
 from notifier.domain.model import Mailbox, MessageRequest, Priority
+from notifier.domain.quota import Quota
 from notifier.domain.state import BucketState, IdempotencyRecord, Suppression
 from notifier.domain.status import EmailStatus, StatusChange
 
@@ -50,9 +51,21 @@ class Mailer(Protocol):
         ...
 
 
+class SendQuota(Protocol):
+    """The account's sending quota (SES `GetSendQuota`, a call AWS rate-limits)."""
+
+    def read(self) -> Quota:
+        """The quota now; raise `QuotaUnavailable` (with the provider's error code) when it
+        cannot be read: throttled, denied, or not implemented by an emulator."""
+        ...
+
+
 class Unit(enum.Enum):
+    """CloudWatch's unit names: EMF and `PutMetricData` take the value as it is."""
+
     COUNT = "Count"
     MILLISECONDS = "Milliseconds"
+    PERCENT = "Percent"
 
 
 class Metrics(Protocol):

@@ -39,6 +39,7 @@ from notifier.domain.validation import Validator
 from notifier.entrypoints.context import DEFAULT_TIMEOUT_SECONDS, LambdaContext
 from notifier.entrypoints.http_api import HttpApi
 from notifier.entrypoints.problems import problem
+from notifier.entrypoints.quota_monitor import QuotaWatch
 from notifier.entrypoints.reporting import Envelope, Outcome, report
 from notifier.entrypoints.responses import (
     BatchResponse,
@@ -71,6 +72,7 @@ class App:
         requeue: Requeue,
         feedback_topics: Collection[str] = (),
         metrics: Metrics,
+        quota: QuotaWatch,
         send_concurrency: int,
         clock: Callable[[], float] = time.monotonic,
         jitter: Callable[[], float] = random.random,
@@ -84,6 +86,7 @@ class App:
         self._jitter = jitter
         self._feedback_topics = frozenset(feedback_topics)
         self._metrics = metrics
+        self._quota = quota
         self._clock = clock
         self._executor = ThreadPoolExecutor(
             max_workers=send_concurrency, thread_name_prefix="notifier-send"
@@ -99,6 +102,7 @@ class App:
             self._cold = False
             self._metrics.add("ColdStart", 1, Unit.COUNT)
         with structlog.contextvars.bound_contextvars(aws_request_id=request_id, source=kind.value):
+            self._quota.check()  # at most one GetSendQuota per interval, never per message
             try:
                 return self._dispatch(kind, event, request_id, deadline)
             finally:
@@ -159,6 +163,8 @@ class App:
             self._metrics.add("SendingPaused", 1, Unit.COUNT)
         for outcome in outcomes:
             report(outcome, self._metrics)
+            if isinstance(outcome.sent, EmailSent):
+                self._quota.count(outcome.sent.recipients)
         return outcomes
 
     def _process(self, inbound: Inbound, deadline: float, paused: threading.Event) -> Outcome:

@@ -7,6 +7,7 @@ never at import time.
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import Callable
 from datetime import datetime
 
@@ -19,9 +20,11 @@ from notifier.adapters.outbound.dynamodb.limits import DynamoDbLimitStore
 from notifier.adapters.outbound.dynamodb.status import DynamoDbStatusStore
 from notifier.adapters.outbound.metrics import CloudWatchApiMetrics, EmfMetrics, NullMetrics
 from notifier.adapters.outbound.null_state import NullIdempotencyStore, NullSuppressionList
+from notifier.adapters.outbound.pacing import AdaptiveConcurrency
 from notifier.adapters.outbound.s3 import S3AttachmentStore
 from notifier.adapters.outbound.s3_templates import CachedTemplateStore, S3TemplateStore
 from notifier.adapters.outbound.ses import SesMailer
+from notifier.adapters.outbound.ses_quota import SesSendQuota
 from notifier.adapters.outbound.sns import NullStatusCallbacks, SnsStatusCallbacks
 from notifier.adapters.outbound.sqs import NullEmailQueue, SqsEmailQueue, SqsRequeue
 from notifier.domain.budget import ByteBudget
@@ -38,6 +41,7 @@ from notifier.domain.ports import (
     Mailer,
     Metrics,
     Requeue,
+    SendQuota,
     StatusCallbacks,
     StatusStore,
     SuppressionList,
@@ -49,7 +53,11 @@ from notifier.domain.validation import Validator
 from notifier.entrypoints.app import App
 from notifier.entrypoints.http_api import HttpApi
 from notifier.entrypoints.logs import configure_logging
+from notifier.entrypoints.quota_monitor import NullQuotaMonitor, QuotaMonitor, QuotaWatch
 from notifier.entrypoints.settings import MetricsMode, Settings, SettingsError
+
+# GetSendQuota is asked at the start of an invocation: a slow answer must not eat its time.
+QUOTA_READ_TIMEOUT_SECONDS = 2.0
 
 
 def bootstrap(
@@ -67,20 +75,32 @@ def bootstrap(
     requeue: Requeue | None = None,
     limits: LimitStore | None = None,
     templates: TemplateStore | None = None,
+    send_quota: SendQuota | None = None,
     clock: Callable[[], datetime] = utc_now,
+    monotonic: Callable[[], float] = time.monotonic,
     configure_logs: bool = True,
 ) -> App:
-    """Build the application; a bad setting raises `SettingsError` with one clear message."""
+    """Build the application; a bad setting raises `SettingsError` with one clear message.
+
+    The SES quota is watched on the account the SES mailer built here sends through: a caller
+    that passes its own `mailer` passes `send_quota` too, or the quota is not watched."""
     settings = settings if settings is not None else Settings.from_env()
     if configure_logs:
         configure_logging(settings.log_level)
     session = functools.cache(_aws_session)  # only when a real adapter needs AWS
     pool = settings.send_concurrency  # every send thread may hold a connection of each client
+    governor = AdaptiveConcurrency(settings.send_concurrency, clock=monotonic)
     if mailer is None:
         mailer = SesMailer(
             client(session(), "ses", retries=1, pool=pool),
             max_attempts=settings.ses_max_attempts,
             configuration_set=settings.ses_configuration_set,
+            clock=monotonic,
+            pacing=governor,
+        )
+        # Its own client, made at the first check: shorter timeouts than a send's.
+        send_quota = send_quota or SesSendQuota(
+            lambda: client(session(), "ses", retries=1, read_timeout=QUOTA_READ_TIMEOUT_SECONDS)
         )
     if attachments is None:
         # Created on first use: most messages have no attachment, and it saves the cold start.
@@ -159,6 +179,17 @@ def bootstrap(
         clock=clock,
     )
     validator = Validator(policy, addresses, _templates(settings, templates, session))
+    quota: QuotaWatch = (
+        QuotaMonitor(
+            send_quota,
+            metrics,
+            every_seconds=settings.quota_check_seconds,
+            concurrency_limit=lambda: governor.limit,
+            clock=monotonic,
+        )
+        if send_quota is not None and settings.quota_check_seconds
+        else NullQuotaMonitor()
+    )
     return App(
         validator=validator,
         service=service,
@@ -168,6 +199,7 @@ def bootstrap(
         requeue=requeue,
         feedback_topics=settings.feedback_topic_arns,
         metrics=metrics,
+        quota=quota,
         send_concurrency=settings.send_concurrency,
     )
 

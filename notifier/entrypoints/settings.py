@@ -48,6 +48,22 @@ def _bounded_int(low: int, high: int) -> Callable[[str], int]:
     return parse
 
 
+def _off_or_bounded_int(low: int, high: int) -> Callable[[str], int]:
+    bounded = _bounded_int(low, high)
+
+    def parse(raw: str) -> int:
+        if raw.strip() == "0":
+            return 0
+        try:
+            return bounded(raw)
+        except ValueError:
+            raise ValueError(
+                f"expected 0 (off) or a number from {low} to {high}, got {raw!r}"
+            ) from None
+
+    return parse
+
+
 def _metrics_mode(raw: str) -> MetricsMode:
     try:
         return MetricsMode(raw.strip().lower())
@@ -97,6 +113,10 @@ class Settings:
     )
     ses_max_attempts: int = _setting("NOTIFIER_SES_MAX_ATTEMPTS", 4, _bounded_int(1, 10))
     ses_configuration_set: str = _setting("NOTIFIER_SES_CONFIGURATION_SET", "", str.strip)
+    # GetSendQuota is rate-limited by AWS: once a minute per execution environment at most.
+    quota_check_seconds: int = _setting(
+        "NOTIFIER_QUOTA_CHECK_SECONDS", 60, _off_or_bounded_int(60, 3600)
+    )
     state_table: str = _setting("NOTIFIER_STATE_TABLE", "", str.strip)
     idempotency_ttl_seconds: int = _setting(
         "NOTIFIER_IDEMPOTENCY_TTL_SECONDS", 24 * 3600, _bounded_int(60, 30 * 24 * 3600)

@@ -10,7 +10,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from notifier.adapters.outbound.metrics import EmfMetrics
+from notifier.adapters.outbound.metrics import CloudWatchApiMetrics, EmfMetrics
 from notifier.adapters.outbound.ses import SesMailer
 from notifier.domain.errors import DependencyUnavailable, MessageRejected, SendThrottled
 from notifier.domain.ports import Unit
@@ -159,3 +159,44 @@ def test_emf_lines_are_valid_embedded_metric_format() -> None:
     out.truncate(0)
     metrics.flush()
     assert out.getvalue().strip("\x00") == ""
+
+
+def test_a_percentage_is_kept_as_recorded_not_summed() -> None:
+    """GIVEN two percentages in one invocation WHEN EMF flushes THEN both values are written
+    with the unit `Percent` (only counts are summed: two 50% readings are not 100%)."""
+    out = io.StringIO()
+    metrics = EmfMetrics("Notifier", stream=out, clock=lambda: 1_700_000_000.0)
+    metrics.add("DailyQuotaUsedPercent", 50.0, Unit.PERCENT)
+    metrics.add("DailyQuotaUsedPercent", 50.0, Unit.PERCENT)
+
+    metrics.flush()
+
+    (document,) = [json.loads(line) for line in out.getvalue().splitlines()]
+    (directive,) = document["_aws"]["CloudWatchMetrics"]
+    assert directive["Metrics"] == [{"Name": "DailyQuotaUsedPercent", "Unit": "Percent"}]
+    assert document["DailyQuotaUsedPercent"] == [50.0, 50.0]
+
+
+def test_put_metric_data_sends_a_percentage_with_its_unit() -> None:
+    """`PutMetricData` (NOTIFIER_METRICS_MODE=api) names the unit `Percent`, which CloudWatch
+    accepts (the stubber checks the request against the service model)."""
+    client = boto3.client(
+        "cloudwatch", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
+    )
+    metrics = CloudWatchApiMetrics(client, "Notifier")
+    metrics.add("DailyQuotaUsedPercent", 12.5, Unit.PERCENT)
+    expected = {
+        "Namespace": "Notifier",
+        "MetricData": [
+            {
+                "MetricName": "DailyQuotaUsedPercent",
+                "Unit": "Percent",
+                "Values": [12.5],
+                "Dimensions": [{"Name": "Service", "Value": "notifier"}],
+            }
+        ],
+    }
+    with Stubber(client) as stubber:
+        stubber.add_response("put_metric_data", {}, expected)
+        metrics.flush()
+        stubber.assert_no_pending_responses()

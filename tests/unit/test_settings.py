@@ -57,3 +57,18 @@ def test_the_variable_list_is_complete() -> None:
         len(Settings.variables()) == len(set(Settings.variables())) == len(attrs.fields(Settings))
     )
     assert all(name.startswith("NOTIFIER_") for name in Settings.variables())
+
+
+@pytest.mark.parametrize(("raw", "seconds"), [("", 60), ("0", 0), (" 60 ", 60), ("3600", 3600)])
+def test_the_quota_check_interval_is_off_or_at_least_a_minute(raw: str, seconds: int) -> None:
+    """NOTIFIER_QUOTA_CHECK_SECONDS: 60 by default, 0 turns the quota checks off."""
+    settings = Settings.from_env({"NOTIFIER_QUOTA_CHECK_SECONDS": raw})
+    assert settings.quota_check_seconds == seconds
+
+
+@pytest.mark.parametrize("raw", ["1", "59", "3601", "-1", "often"])
+def test_a_quota_check_more_often_than_a_minute_is_refused(raw: str) -> None:
+    """GetSendQuota is rate-limited by AWS: an interval under 60 s (or not a number) fails the
+    cold start, naming what is accepted."""
+    with pytest.raises(SettingsError, match=r"expected 0 \(off\) or a number from 60 to 3600"):
+        Settings.from_env({"NOTIFIER_QUOTA_CHECK_SECONDS": raw})

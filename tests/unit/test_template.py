@@ -120,6 +120,7 @@ def test_each_variable_takes_its_own_parameter_or_fixed_value(function: dict[str
         "MALLOC_ARENA_MAX": "2",
         "NOTIFIER_SES_MAX_ATTEMPTS": "4",
         "NOTIFIER_SES_CONFIGURATION_SET": {"Ref": "SesConfigurationSet"},
+        "NOTIFIER_QUOTA_CHECK_SECONDS": "60",
         "NOTIFIER_METRICS_MODE": {"Ref": "MetricsMode"},
         "NOTIFIER_METRICS_NAMESPACE": {"Ref": "MetricsNamespace"},
         "NOTIFIER_LOG_LEVEL": {"Ref": "LogLevel"},
@@ -375,3 +376,35 @@ def test_sam_builds_the_function_stage_of_the_dockerfile(template: dict[str, Any
     stages = [line.split()[-1] for line in dockerfile.splitlines() if line.startswith("FROM ")]
     assert stages[-1] == "function"
     assert "tools" in stages
+
+
+def test_the_daily_quota_alarm_fires_at_80_percent_of_the_ses_quota(
+    template: dict[str, Any],
+) -> None:
+    """DailyQuotaAlarm watches the function's own DailyQuotaUsedPercent (in MetricsNamespace,
+    dimension Service=notifier, as the metrics adapters publish it): the highest reading of 5
+    minutes at 80% or more fires it, no reading is not an alarm, and it notifies the alarm topic
+    both ways. It exists only when the function publishes metrics."""
+    alarm = template["Resources"]["DailyQuotaAlarm"]
+
+    assert alarm["Type"] == "AWS::CloudWatch::Alarm"
+    assert alarm["Condition"] == "EmitsMetrics"
+    properties = dict(alarm["Properties"])
+    assert properties.pop("AlarmDescription").endswith("docs/operations.md#daily-quota")
+    assert properties == {
+        "AlarmName": {"Fn::Sub": "notifier-${Environment}-daily-quota"},
+        "Namespace": {"Ref": "MetricsNamespace"},
+        "MetricName": "DailyQuotaUsedPercent",
+        "Dimensions": [{"Name": "Service", "Value": "notifier"}],
+        "Statistic": "Maximum",
+        "Period": 300,
+        "EvaluationPeriods": 1,
+        "Threshold": 80,
+        "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+        "TreatMissingData": "notBreaching",
+        "AlarmActions": [{"Ref": "AlarmTopic"}],
+        "OKActions": [{"Ref": "AlarmTopic"}],
+    }
+    assert template["Conditions"]["EmitsMetrics"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "MetricsMode"}, "off"]}]
+    }

@@ -103,7 +103,8 @@ def test_every_statement_of_the_function_role_allows_named_actions_on_named_reso
     statements: list[dict[str, Any]],
 ) -> None:
     """Exactly these actions, no Deny to reason about, and no `*` resource except for
-    PutMetricData (which has no resource type), narrowed there to the service's namespace."""
+    PutMetricData (which has no resource type), narrowed there to the service's namespace, and
+    GetSendQuota (no resource type either: it reads the account's quota, nothing else)."""
     actions = sorted(action for statement in statements for action in _actions(statement))
     wildcards = {s.get("Sid"): s for s in statements if "*" in json.dumps(s["Resource"])}
 
@@ -125,6 +126,7 @@ def test_every_statement_of_the_function_role_allows_named_actions_on_named_reso
             "dynamodb:BatchGetItem",
             "kms:Decrypt",
             "kms:GenerateDataKey",
+            "ses:GetSendQuota",  # the quota metrics and DailyQuotaAlarm
             "ses:SendRawEmail",  # as the configured identities
             "ses:SendRawEmail",  # with the configured configuration set
             "s3:GetObject",  # attachments
@@ -134,7 +136,18 @@ def test_every_statement_of_the_function_role_allows_named_actions_on_named_reso
     )
     assert all(statement["Effect"] == "Allow" for statement in statements)
     # S3's `*`s are the partition and the objects of each bucket: see the S3 test.
-    assert sorted(wildcards) == ["PutMetricsInOwnNamespace", "ReadAttachments", "ReadTemplates"]
+    assert sorted(wildcards) == [
+        "PutMetricsInOwnNamespace",
+        "ReadAttachments",
+        "ReadSendQuota",
+        "ReadTemplates",
+    ]
+    assert wildcards["ReadSendQuota"] == {
+        "Sid": "ReadSendQuota",
+        "Effect": "Allow",
+        "Action": "ses:GetSendQuota",
+        "Resource": "*",
+    }
     assert wildcards["PutMetricsInOwnNamespace"] == {
         "Sid": "PutMetricsInOwnNamespace",
         "Effect": "Allow",
@@ -212,13 +225,16 @@ def test_the_function_reads_only_the_objects_under_the_templates_prefix(
 def test_the_function_sends_only_as_the_configured_identities(
     statements: list[dict[str, Any]],
 ) -> None:
-    """ses:SendRawEmail only, on the SesIdentityArns parameter and the configured set of this
+    """ses:SendRawEmail, on the SesIdentityArns parameter and the configured set of this
     account and region: IAM refuses any other From identity, and any configuration set a
-    producer names."""
+    producer names. The only other SES action reads the quota (sends nothing)."""
     ses = [a for s in statements for a in _actions(s) if a.startswith("ses:")]
     resources = [s["Resource"] for s in _by_action(statements, "ses:SendRawEmail")]
 
-    assert set(ses) == {"ses:SendRawEmail"}
+    assert sorted(set(ses)) == ["ses:GetSendQuota", "ses:SendRawEmail"]
+    assert [_actions(s) for s in _by_action(statements, "ses:GetSendQuota")] == [
+        ["ses:GetSendQuota"]
+    ]
     assert resources[0] == {"Ref": "SesIdentityArns"}
     assert [_render(r, REFS) for r in resources] == [
         ["arn:aws:ses:eu-west-1:123456789012:identity/acubeapi.com"],

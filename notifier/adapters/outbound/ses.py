@@ -2,6 +2,8 @@
 
 tenacity takes over after a first attempt fails transiently, and is imported then: a message
 SES accepts at once never needs it, and importing it would cost every cold start about 3 ms.
+Each attempt, the first and every retry, holds a slot of the mailer's `Pacing` (pacing.py),
+which every send thread of the execution environment shares.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import structlog
 from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, HTTPClientError
 
 from notifier.adapters.outbound.aws import error_code
+from notifier.adapters.outbound.pacing import UNPACED, NoSlot, Pacing
 from notifier.domain.errors import (
     DependencyUnavailable,
     MessageRejected,
@@ -50,7 +53,8 @@ MIN_ATTEMPT_SECONDS = 1.0
 
 class SesMailer:
     """`Mailer` port on SES v1. Throttling and outages are retried with full-jitter backoff;
-    rejections (unverified sender, bad content, sending paused) are not."""
+    rejections (unverified sender, bad content, sending paused) are not. `pacing` hands out
+    the slots attempts wait for, on the same monotonic clock as `clock`."""
 
     def __init__(
         self,
@@ -61,8 +65,10 @@ class SesMailer:
         backoff_seconds: float = 0.2,
         max_backoff_seconds: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
+        pacing: Pacing = UNPACED,
     ) -> None:
         self._client = client
+        self._pacing = pacing
         self._max_attempts = max_attempts
         self._configuration_set = configuration_set
         self._backoff_seconds = backoff_seconds
@@ -131,13 +137,27 @@ class SesMailer:
         if deadline - self._clock() < MIN_ATTEMPT_SECONDS:
             raise DependencyUnavailable("no time left in this invocation to call SES")
         try:
-            return self._client.send_raw_email(**request)
+            with self._pacing.slot(deadline=deadline - MIN_ATTEMPT_SECONDS):
+                return self._call(request)
+        except NoSlot:
+            raise SendThrottled("SES is throttling: no send slot came free in time") from None
+
+    def _call(self, request: SendRawEmailRequestTypeDef) -> Any:
+        try:
+            response = self._client.send_raw_email(**request)
         except ClientError as exc:
-            raise translate_client_error(exc) from exc
+            error = translate_client_error(exc)
+            if isinstance(error, SendThrottled):
+                lowered = self._pacing.throttled()
+                if lowered is not None:
+                    log.info("ses.concurrency_reduced", limit=lowered)
+            raise error from exc
         except (ConnectionError, HTTPClientError) as exc:
             raise DependencyUnavailable(f"SES unreachable: {type(exc).__name__}") from exc
         except BotoCoreError as exc:
             raise DependencyUnavailable(f"SES call failed: {type(exc).__name__}") from exc
+        self._pacing.succeeded()
+        return response
 
 
 class _StopBefore:
