@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import attrs
 import pytest
 
@@ -72,3 +75,13 @@ def test_a_quota_check_more_often_than_a_minute_is_refused(raw: str) -> None:
     cold start, naming what is accepted."""
     with pytest.raises(SettingsError, match=r"expected 0 \(off\) or a number from 60 to 3600"):
         Settings.from_env({"NOTIFIER_QUOTA_CHECK_SECONDS": raw})
+
+
+def test_the_readme_documents_exactly_the_settings_there_are() -> None:
+    """README.md's "Settings" table has one row per variable `Settings` reads, no more (where
+    a user looks for a setting, both ways)."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("\n## Settings\n", 1)[1].split("\n## ", 1)[0]
+    rows = re.findall(r"^\| `(NOTIFIER_[A-Z_]+)` \|", section, flags=re.MULTILINE)
+
+    assert sorted(rows) == sorted(Settings.variables())
