@@ -23,6 +23,8 @@ from devtools.invoice import invoice_message
 from devtools.runner.invokers import InProcessFunction
 from devtools.runner.poller import Runner
 from devtools.runner.queue import SqsQueue
+from notifier.adapters.inbound.message import parse_message
+from notifier.adapters.outbound.sqs import SqsEmailQueue
 from notifier.domain.errors import SendThrottled
 from notifier.entrypoints.app import App
 from notifier.entrypoints.bootstrap import bootstrap
@@ -153,3 +155,19 @@ def test_a_bulk_message_on_the_email_queue_is_forwarded_and_sent_from_the_bulk_l
     assert record["body"] == body
     assert record["messageAttributes"]["campaign"]["stringValue"] == "winter"
     assert (visible(queues["email-dlq"]), visible(queues["bulk-dlq"])) == (0, 0)
+
+
+def test_the_enqueue_route_puts_bulk_mail_on_the_bulk_queue(queues: dict[str, str]) -> None:
+    """POST /v1/emails/enqueue's adapter: a bulk message goes on the bulk queue, any other on
+    the email queue, each as the producer wrote it."""
+    sqs = boto3.client("sqs")
+    queue = SqsEmailQueue(lambda: sqs, queues["email"], bulk_queue_url=queues["bulk"])
+
+    queue.enqueue(parse_message(invoice_message(priority="bulk", subject="bulk")))
+    queue.enqueue(parse_message(invoice_message(subject="transactional")))
+
+    def subjects(url: str) -> list[str]:
+        received = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=2).get("Messages", [])
+        return [json.loads(m["Body"])["subject"] for m in received]
+
+    assert (subjects(queues["bulk"]), subjects(queues["email"])) == (["bulk"], ["transactional"])
