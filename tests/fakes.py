@@ -387,15 +387,17 @@ class FakeRequeue:
 
     def put_back(
         self, message: QueuedMessage, *, lane: Priority, delay_seconds: int, deferrals: int
-    ) -> None:
+    ) -> str:
         if self.errors:
             raise self.errors.pop(0)
         self.put.append((message, lane, delay_seconds, deferrals))
+        return f"fake-copy-{len(self.put) + len(self.forwarded)}"
 
-    def forward(self, message: QueuedMessage, *, lane: Priority) -> None:
+    def forward(self, message: QueuedMessage, *, lane: Priority) -> str:
         if self.errors:
             raise self.errors.pop(0)
         self.forwarded.append((message, lane))
+        return f"fake-copy-{len(self.put) + len(self.forwarded)}"
 
     def hold(self, message: QueuedMessage, *, delay_seconds: int) -> None:
         self.held.append((message, delay_seconds))

@@ -34,6 +34,8 @@ from collections.abc import Callable
 
 import attrs
 
+from notifier.domain.model import Priority
+
 DEFERRALS_ATTRIBUTE = "notifier-deferrals"
 MAX_DELAY_SECONDS = 900  # SQS's DelaySeconds maximum; a longer wait is several deferrals
 FIRST_DELAY_SECONDS = 2.0
@@ -77,6 +79,7 @@ class Deferred:
     deferrals: int  # including this one
     copied: bool  # a fresh copy (not counted), or the original held back (counted)
     producer: str = ""  # over whose limit, for over_limit
+    copy_id: str = ""  # the copy's queue message id: where the message went on
 
 
 def deferral_delay(retry_after: float, deferrals: int, *, jitter: Callable[[], float]) -> int:
@@ -86,3 +89,11 @@ def deferral_delay(retry_after: float, deferrals: int, *, jitter: Callable[[], f
     backoff = FIRST_DELAY_SECONDS * 2.0 ** min(deferrals, 10)
     base = max(retry_after, backoff)
     return min(MAX_DELAY_SECONDS, math.ceil(base * (1.0 + jitter())))
+
+
+@attrs.frozen(kw_only=True)
+class Forwarded:
+    """A message moved to the queue of its lane (bulk mail that arrived elsewhere)."""
+
+    lane: Priority
+    copy_id: str  # its queue message id there

@@ -202,13 +202,14 @@ class Requeue(Protocol):
 
     def put_back(
         self, message: QueuedMessage, *, lane: Priority, delay_seconds: int, deferrals: int
-    ) -> None:
+    ) -> str:
         """A fresh copy on the queue the message came from (on `lane`'s queue when it came
-        from SNS), received `delay_seconds` from now and carrying its count of deferrals."""
+        from SNS), received `delay_seconds` from now and carrying its count of deferrals;
+        returns the copy's queue message id."""
         ...
 
-    def forward(self, message: QueuedMessage, *, lane: Priority) -> None:
-        """A copy on `lane`'s queue, now."""
+    def forward(self, message: QueuedMessage, *, lane: Priority) -> str:
+        """A copy on `lane`'s queue, now; returns its queue message id."""
         ...
 
     def hold(self, message: QueuedMessage, *, delay_seconds: int) -> None:

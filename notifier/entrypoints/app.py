@@ -26,7 +26,7 @@ from notifier.adapters.inbound.events import (
     sqs_messages,
 )
 from notifier.adapters.inbound.http import InvalidRequest, parse_http_event
-from notifier.domain.deferral import Deferred, QueuedMessage, deferral_delay
+from notifier.domain.deferral import Deferred, Forwarded, QueuedMessage, deferral_delay
 from notifier.domain.errors import NotifierError, OverLimit, SendingPaused, SendThrottled
 from notifier.domain.feedback import FeedbackService
 from notifier.domain.model import AlreadySent, EmailSent, MessageRequest, Priority, SendEmail
@@ -197,8 +197,8 @@ class App:
                         error=SendingPaused("not attempted: SES sending is paused", code="Paused")
                     )
                 if inbound.queued is not None and self._belongs_on_bulk(request, inbound.queued):
-                    self._requeue.forward(inbound.queued, lane=Priority.BULK)
-                    return done(forwarded=Priority.BULK)
+                    copy_id = self._requeue.forward(inbound.queued, lane=Priority.BULK)
+                    return done(forwarded=Forwarded(lane=Priority.BULK, copy_id=copy_id))
                 command = self._validator.command(request)
                 sent = self._service.send(command, deadline=deadline)
                 return done(sent=sent, changes=self._sent(command, sent))
@@ -244,10 +244,10 @@ class App:
         lane = Priority.BULK if request.bulk else Priority.TRANSACTIONAL
         if queued.never_failed:
             try:
-                self._requeue.put_back(
+                copy_id = self._requeue.put_back(
                     queued, lane=lane, delay_seconds=delay, deferrals=deferred.deferrals
                 )
-                return {"deferred": deferred}
+                return {"deferred": attrs.evolve(deferred, copy_id=copy_id)}
             except NotifierError as exc:
                 log.warning("email.requeue_failed", error=_why(exc))
         if queued.source_arn:

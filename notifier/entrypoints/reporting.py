@@ -11,10 +11,10 @@ from typing import Any
 import attrs
 import structlog
 
-from notifier.domain.deferral import Deferred
+from notifier.domain.deferral import Deferred, Forwarded
 from notifier.domain.errors import AllRecipientsSuppressed, InvalidMessage, NotifierError
 from notifier.domain.feedback import FeedbackKind, FeedbackRecorded, SetupNotice
-from notifier.domain.model import AlreadySent, EmailSent, Priority
+from notifier.domain.model import AlreadySent, EmailSent
 from notifier.domain.ports import Metrics, Unit
 from notifier.domain.privacy import mask_address, redact
 from notifier.domain.status import StatusChange
@@ -49,7 +49,7 @@ class Outcome:
     notice: SetupNotice | None = None
     error: BaseException | None = None
     deferred: Deferred | None = None
-    forwarded: Priority | None = None
+    forwarded: Forwarded | None = None
     changes: tuple[StatusChange, ...] = ()  # of the message's status record
 
 
@@ -83,8 +83,15 @@ def report(outcome: Outcome, metrics: Metrics) -> None:
     if outcome.deferred is not None:
         _deferred(outcome.deferred, metrics, fields)
     elif outcome.forwarded is not None:
-        metrics.add("EmailsForwarded", 1, Unit.COUNT, reason=outcome.forwarded.value)
-        log.info("email.processed", outcome="forwarded", lane=outcome.forwarded.value, **fields)
+        lane = outcome.forwarded.lane.value
+        metrics.add("EmailsForwarded", 1, Unit.COUNT, reason=lane)
+        log.info(
+            "email.processed",
+            outcome="forwarded",
+            lane=lane,
+            copy_message_id=outcome.forwarded.copy_id,
+            **fields,
+        )
     elif isinstance(outcome.sent, AlreadySent):
         metrics.add("EmailsDuplicate", 1, Unit.COUNT)
         log.info(
@@ -132,6 +139,7 @@ def _deferred(deferred: Deferred, metrics: Metrics, fields: dict[str, Any]) -> N
         delay_seconds=deferred.delay_seconds,
         deferrals=deferred.deferrals,
         receive_counted=not deferred.copied,
+        **({"copy_message_id": deferred.copy_id} if deferred.copy_id else {}),
         **fields,
     )
 

@@ -171,3 +171,20 @@ def test_the_enqueue_route_puts_bulk_mail_on_the_bulk_queue(queues: dict[str, st
         return [json.loads(m["Body"])["subject"] for m in received]
 
     assert (subjects(queues["bulk"]), subjects(queues["email"])) == (["bulk"], ["transactional"])
+
+
+def test_a_queue_of_no_lane_gets_its_copies_back_too(
+    queues: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`serve --queue-url` on a queue the settings do not name: the copy still goes back on
+    the queue the message came from, not elsewhere; also when the function's credentials are
+    another account's than the queue's (LocalStack reads the account from the access key)."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIASOAKPLANTED00001")
+    mailer = FakeMailer(SendThrottled("Maximum sending rate exceeded."))
+    app = bootstrap(Settings(ses_max_attempts=1), mailer=mailer, configure_logs=False)
+    body = json.dumps(invoice_message(idempotency_key=f"no-lane-{uuid.uuid4().hex}"))
+    boto3.client("sqs").send_message(QueueUrl=queues["email"], MessageBody=body)
+
+    drain(app, queues["email"], lambda: len(mailer.sent) == 1, timeout_s=20)
+
+    assert (visible(queues["email"]), visible(queues["email-dlq"])) == (0, 0)

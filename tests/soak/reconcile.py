@@ -39,6 +39,7 @@ class Reconciliation:
     misplaced: tuple[str, ...]  # an invalid input sent, a valid one dead-lettered...
     strays: int  # emails of this run in the outbox, or dead letters, that belong to no input
     retried: Mapping[str, int]  # attempts that failed and were left to SQS, by reason
+    put_back: int = 0  # times a message was put back on the queue to wait (a fresh copy)
 
     @property
     def ok(self) -> bool:
@@ -67,6 +68,7 @@ class Reconciliation:
             ("in two places", len(self.in_two_places)),
             ("in the wrong place", len(self.misplaced)),
             ("emails or dead letters matching no input", self.strays),
+            ("put back to wait (throttled past the retries; not failures)", self.put_back),
             (
                 "attempts failed and retried by SQS: "
                 + (", ".join(f"{r} {n}" for r, n in sorted(self.retried.items())) or "none"),
@@ -98,10 +100,19 @@ def reconcile(
     in the DLQ (the warm-up's left out); `log_records`: the runner's decoded JSON log lines."""
     inputs = list(inputs)
     dead = set(dead_letters)
-    outcomes: dict[str, list[Mapping[str, Any]]] = collections.defaultdict(list)
+    by_id: dict[str, list[Mapping[str, Any]]] = collections.defaultdict(list)
+    successor: dict[str, str] = {}  # a message put back or forwarded -> its copy
     for record in log_records:
         if record.get("event") == "email.processed" and record.get("message_id"):
-            outcomes[record["message_id"]].append(record)
+            by_id[record["message_id"]].append(record)
+            if record.get("copy_message_id"):
+                successor[record["message_id"]] = record["copy_message_id"]
+    # What happened to an input is what happened to it and to each copy it went on as.
+    lineage = {item.message_id: _lineage(item.message_id, successor) for item in inputs}
+    outcomes = {
+        first: [record for message_id in ids for record in by_id.get(message_id, [])]
+        for first, ids in lineage.items()
+    }
     emails_per_token = collections.Counter(outbox.values())
     known_tokens = {item.token for item in inputs}
 
@@ -110,7 +121,7 @@ def reconcile(
     lost, two_places, misplaced = [], [], []
     placed_by_token: dict[str, list[str]] = collections.defaultdict(list)
     for item in inputs:
-        found = _places(item, outcomes.get(item.message_id, []), outbox, dead)
+        found = _places(item, outcomes.get(item.message_id, []), outbox, dead, lineage)
         if not found:
             lost.append(item)
             continue
@@ -138,14 +149,28 @@ def reconcile(
         in_two_places=tuple(two_places),
         misplaced=tuple(misplaced),
         strays=sum(n for token, n in emails_per_token.items() if token not in known_tokens)
-        + len(dead - {item.message_id for item in inputs}),
+        + len(dead - {message_id for ids in lineage.values() for message_id in ids}),
         retried=collections.Counter(
             str(record.get("reason"))
             for records in outcomes.values()
             for record in records
             if record.get("outcome") == "failed" and record.get("retryable")
         ),
+        put_back=sum(
+            1
+            for records in outcomes.values()
+            for record in records
+            if record.get("outcome") == "deferred"
+        ),
     )
+
+
+def _lineage(message_id: str, successor: Mapping[str, str]) -> list[str]:
+    """The message's queue id, then its copy's, its copy's copy's..."""
+    ids = [message_id]
+    while ids[-1] in successor and successor[ids[-1]] not in ids:
+        ids.append(successor[ids[-1]])
+    return ids
 
 
 def _places(
@@ -153,6 +178,7 @@ def _places(
     outcomes: list[Mapping[str, Any]],
     outbox: Mapping[str, str],
     dead: set[str],
+    lineage: Mapping[str, list[str]],
 ) -> list[str]:
     found = []
     sent = [o for o in outcomes if o.get("outcome") == "sent"]
@@ -161,7 +187,7 @@ def _places(
         found.append(SENT)
     elif any(outbox.get(o.get("ses_message_id", "")) == item.token for o in duplicate):
         found.append(DUPLICATE)
-    if item.message_id in dead:
+    if dead.intersection(lineage.get(item.message_id, [item.message_id])):
         found.append(DEAD_LETTERED)
     return found
 

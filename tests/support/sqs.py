@@ -8,12 +8,18 @@ import boto3
 
 
 def queue_depth(url: str, sqs: Any = None) -> tuple[int, int]:
-    """(messages waiting, messages in flight) in the queue at `url`."""
+    """(messages waiting, messages in flight) in the queue at `url`; waiting counts the
+    delayed ones too (a message put back for later is a delayed copy)."""
     attributes = (sqs or boto3.client("sqs")).get_queue_attributes(
         QueueUrl=url,
-        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        AttributeNames=[
+            "ApproximateNumberOfMessages",
+            "ApproximateNumberOfMessagesDelayed",
+            "ApproximateNumberOfMessagesNotVisible",
+        ],
     )["Attributes"]
     return (
-        int(attributes["ApproximateNumberOfMessages"]),
+        int(attributes["ApproximateNumberOfMessages"])
+        + int(attributes["ApproximateNumberOfMessagesDelayed"]),
         int(attributes["ApproximateNumberOfMessagesNotVisible"]),
     )

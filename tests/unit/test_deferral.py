@@ -91,6 +91,7 @@ def test_a_throttled_message_is_put_back_as_a_copy_and_not_failed(
         "throttled",
         False,
     )
+    assert line["copy_message_id"] == "fake-copy-1"  # the message goes on under this id
     assert metrics.total("EmailsDeferred", reason="throttled") == 1
     assert metrics.total("EmailsFailed") == 0
     assert mailer.sent == []
@@ -210,7 +211,12 @@ def test_a_bulk_message_on_the_transactional_queue_is_forwarded_unsent(
     ((message, lane),) = requeue.forwarded
     assert (message.source_arn, lane) == (EMAIL_QUEUE, Priority.BULK)
     assert mailer.sent == []
-    assert processed(logs)["outcome"] == "forwarded"
+    line = processed(logs)
+    assert (line["outcome"], line["lane"], line["copy_message_id"]) == (
+        "forwarded",
+        "bulk",
+        "fake-copy-1",
+    )
     assert metrics.total("EmailsForwarded", reason="bulk") == 1
 
 

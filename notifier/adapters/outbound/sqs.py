@@ -87,18 +87,18 @@ class SqsRequeue:
 
     def put_back(
         self, message: QueuedMessage, *, lane: Priority, delay_seconds: int, deferrals: int
-    ) -> None:
+    ) -> str:
         url = self._source_url(message.source_arn) if message.source_arn else self._lane(lane)
         attributes = {
             a.name: _attribute(a) for a in message.attributes if a.name != DEFERRALS_ATTRIBUTE
         }
         if len(attributes) < SQS_MAX_ATTRIBUTES:  # else the count restarts: only the backoff does
             attributes[DEFERRALS_ATTRIBUTE] = {"DataType": "Number", "StringValue": str(deferrals)}
-        self._send(url, message.body, attributes, delay_seconds)
+        return self._send(url, message.body, attributes, delay_seconds)
 
-    def forward(self, message: QueuedMessage, *, lane: Priority) -> None:
+    def forward(self, message: QueuedMessage, *, lane: Priority) -> str:
         attributes = {a.name: _attribute(a) for a in message.attributes}
-        self._send(self._lane(lane), message.body, attributes, 0)
+        return self._send(self._lane(lane), message.body, attributes, 0)
 
     def hold(self, message: QueuedMessage, *, delay_seconds: int) -> None:
         with _translated("ChangeMessageVisibility"):
@@ -114,18 +114,19 @@ class SqsRequeue:
         body: str,
         attributes: dict[str, MessageAttributeValueTypeDef],
         delay_seconds: int,
-    ) -> None:
+    ) -> str:
         client = self._lazy.get()
         with _translated("SendMessage"):
             if attributes:
-                client.send_message(
+                return client.send_message(
                     QueueUrl=url,
                     MessageBody=body,
                     DelaySeconds=delay_seconds,
                     MessageAttributes=attributes,
-                )
-            else:
-                client.send_message(QueueUrl=url, MessageBody=body, DelaySeconds=delay_seconds)
+                )["MessageId"]
+            return client.send_message(QueueUrl=url, MessageBody=body, DelaySeconds=delay_seconds)[
+                "MessageId"
+            ]
 
     def _lane(self, lane: Priority) -> str:
         if lane not in self._lanes:
