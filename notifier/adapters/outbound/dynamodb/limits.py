@@ -42,22 +42,7 @@ class DynamoDbLimitStore:
             "version": {"N": str(state.version)},
             "ttl": {"N": state_table.epoch_seconds(state.at + BUCKET_TTL_SECONDS)},
         }
-        if state.version == 1:
-            condition: dict[str, Any] = {
-                "ConditionExpression": f"attribute_not_exists({state_table.KEY})"
-            }
-        else:
-            condition = {
-                "ConditionExpression": "#version = :previous",
-                "ExpressionAttributeNames": {"#version": "version"},
-                "ExpressionAttributeValues": {":previous": {"N": str(state.version - 1)}},
-            }
-        with state_table.translated(self._table, "PutItem"):
-            try:
-                self._client.put_item(TableName=self._table, Item=item, **condition)
-            except self._client.exceptions.ConditionalCheckFailedException:
-                return False
-        return True
+        return state_table.put_versioned(self._client, self._table, item, version=state.version)
 
 
 def _bucket(item: Mapping[str, Any]) -> BucketState:

@@ -7,7 +7,7 @@ import contextlib
 import math
 from collections.abc import Iterator, Mapping
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from botocore.exceptions import BotoCoreError, ClientError
@@ -88,6 +88,34 @@ def translated(table: str, operation: str) -> Iterator[None]:
         raise DependencyUnavailable(f"DynamoDB {operation} failed ({code}): {message}") from exc
     except BotoCoreError as exc:
         raise DependencyUnavailable(f"DynamoDB {operation} failed: {type(exc).__name__}") from exc
+
+
+def put_versioned(
+    client: DynamoDBClient,
+    table: str,
+    item: Mapping[str, AttributeValueTypeDef],
+    *,
+    version: int,
+    first: Mapping[str, Any] | None = None,
+) -> bool:
+    """Write `item` (whose `version` attribute is `version`) only over version - 1, or, for
+    version 1, only where `first` allows (by default: over nothing). False when another
+    writer got there first."""
+    condition: Mapping[str, Any]
+    if version == 1:
+        condition = first or {"ConditionExpression": f"attribute_not_exists({KEY})"}
+    else:
+        condition = {
+            "ConditionExpression": "#version = :previous",
+            "ExpressionAttributeNames": {"#version": "version"},
+            "ExpressionAttributeValues": {":previous": {"N": str(version - 1)}},
+        }
+    with translated(table, "PutItem"):
+        try:
+            client.put_item(TableName=table, Item=item, **condition)
+        except client.exceptions.ConditionalCheckFailedException:
+            return False
+    return True
 
 
 def number(value: float) -> str:

@@ -46,26 +46,19 @@ class DynamoDbStatusStore:
             "version": {"N": str(record.version)},
             "ttl": {"N": state_table.epoch_seconds(record.expires_at)},
         }
-        if record.version == 1:
-            # Over nothing, or over a record past its expiry that the TTL sweep (days late) has
-            # not deleted yet: `read` says it is gone, so a late event starts it anew.
-            condition: dict[str, Any] = {
+        # Version 1 goes over nothing, or over a record past its expiry that the TTL sweep
+        # (days late) has not deleted yet: `read` says it is gone, so a late event starts anew.
+        return state_table.put_versioned(
+            self._client,
+            self._table,
+            item,
+            version=record.version,
+            first={
                 "ConditionExpression": f"attribute_not_exists({state_table.KEY}) OR #ttl <= :now",
                 "ExpressionAttributeNames": {"#ttl": state_table.TTL_ATTRIBUTE},
                 "ExpressionAttributeValues": {":now": {"N": state_table.number(self._clock())}},
-            }
-        else:
-            condition = {
-                "ConditionExpression": "#version = :previous",
-                "ExpressionAttributeNames": {"#version": "version"},
-                "ExpressionAttributeValues": {":previous": {"N": str(record.version - 1)}},
-            }
-        with state_table.translated(self._table, "PutItem"):
-            try:
-                self._client.put_item(TableName=self._table, Item=item, **condition)
-            except self._client.exceptions.ConditionalCheckFailedException:
-                return False
-        return True
+            },
+        )
 
     def link(self, idempotency_key: str, ses_message_id: str, *, expires_at: float) -> None:
         self._put_key(idempotency_key, {"ses_message_id": {"S": ses_message_id}}, expires_at)
