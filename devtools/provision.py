@@ -225,11 +225,7 @@ class _Provisioner:
         queue_url = self._queue(
             config.queue_name,
             {
-                "VisibilityTimeout": str(config.visibility_timeout),
-                "MessageRetentionPeriod": str(QUEUE_RETENTION_SECONDS),
-                "RedrivePolicy": json.dumps(
-                    {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": config.max_receive_count}
-                ),
+                **_email_queue_attributes(config, dlq_arn),
                 "Policy": json.dumps(
                     _topics_may_send(queue_arn, [a for a in (topic_arn, feedback_arn) if a])
                 ),
@@ -284,16 +280,7 @@ class _Provisioner:
             {"MessageRetentionPeriod": str(DEAD_LETTER_RETENTION_SECONDS)},
         )
         dlq_arn = self._queue_arn(dlq_url)
-        url = self._queue(
-            config.bulk_queue_name,
-            {
-                "VisibilityTimeout": str(config.visibility_timeout),
-                "MessageRetentionPeriod": str(QUEUE_RETENTION_SECONDS),
-                "RedrivePolicy": json.dumps(
-                    {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": config.max_receive_count}
-                ),
-            },
-        )
+        url = self._queue(config.bulk_queue_name, _email_queue_attributes(config, dlq_arn))
         return _Lane(
             queue_url=url,
             queue_arn=self._queue_arn(url),
@@ -576,6 +563,19 @@ def _topics_may_send(queue_arn: str, topic_arns: list[str]) -> dict[str, Any]:
                 },
             }
         ],
+    }
+
+
+def _email_queue_attributes(
+    config: ProvisionConfig, dead_letter_arn: str
+) -> dict[QueueAttributeNameType, str]:
+    """What the email queue and the bulk queue have alike: the template's settings."""
+    return {
+        "VisibilityTimeout": str(config.visibility_timeout),
+        "MessageRetentionPeriod": str(QUEUE_RETENTION_SECONDS),
+        "RedrivePolicy": json.dumps(
+            {"deadLetterTargetArn": dead_letter_arn, "maxReceiveCount": config.max_receive_count}
+        ),
     }
 
 

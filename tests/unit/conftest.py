@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
+import boto3
 import pytest
+from botocore.stub import Stubber
 
 from devtools.invoice import invoice_message
 from notifier.entrypoints.app import App
@@ -33,6 +35,17 @@ FIXED_NOW = datetime(2026, 11, 28, 9, 30, tzinfo=UTC)
 def seed_message(**changes: Any) -> dict[str, Any]:
     """The producers' sample invoice message, with `changes` applied (None removes a field)."""
     return invoice_message(**changes)
+
+
+@pytest.fixture
+def ses() -> Iterator[tuple[Any, Stubber]]:
+    """A real botocore SES client whose answers the test queues (botocore's Stubber)."""
+    client = boto3.client(
+        "ses", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
+    )
+    with Stubber(client) as stubber:
+        yield client, stubber
+        stubber.assert_no_pending_responses()
 
 
 @pytest.fixture

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import boto3
 import pytest
 from botocore.exceptions import EndpointConnectionError
 from botocore.stub import Stubber
@@ -39,16 +36,6 @@ def test_the_rate_percentage_is_recipients_per_second_over_the_maximum_rate() ->
 def test_no_rate_maximum_or_interval_gives_no_percentage(rate: float, seconds: float) -> None:
     """A zero maximum rate or a zero-length interval has no percentage."""
     assert quota(rate=rate).rate_used_percent(10, seconds) is None
-
-
-@pytest.fixture
-def ses() -> Iterator[tuple[object, Stubber]]:
-    client = boto3.client(
-        "ses", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
-    )
-    with Stubber(client) as stubber:
-        yield client, stubber
-        stubber.assert_no_pending_responses()
 
 
 def test_ses_send_quota_reads_get_send_quota(ses: tuple[object, Stubber]) -> None:

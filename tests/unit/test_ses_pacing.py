@@ -10,7 +10,6 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
@@ -20,6 +19,7 @@ from notifier.adapters.outbound.pacing import AdaptiveConcurrency, Pacing
 from notifier.adapters.outbound.ses import SesMailer
 from notifier.domain.errors import NotifierError, SendThrottled
 from tests.fakes import ManualClock
+from tests.unit.test_adapters import send
 
 
 class RecordingPacing:
@@ -41,22 +41,6 @@ class RecordingPacing:
 
     def succeeded(self) -> None:
         self.successes += 1
-
-
-@pytest.fixture
-def ses() -> Iterator[tuple[Any, Stubber]]:
-    client = boto3.client(
-        "ses", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
-    )
-    with Stubber(client) as stubber:
-        yield client, stubber
-        stubber.assert_no_pending_responses()
-
-
-def send(mailer: SesMailer, deadline: float) -> str:
-    return mailer.send_raw(
-        raw=b"raw", source="a@x.com", destinations=("b@y.com",), deadline=deadline
-    )
 
 
 def test_every_attempt_holds_a_slot_and_reports_how_ses_answered(
