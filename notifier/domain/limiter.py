@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
-from notifier.domain.errors import DependencyUnavailable, OverLimit
+from notifier.domain.errors import DependencyUnavailable, InvalidMessage, OverLimit
 from notifier.domain.limits import Limit, LimitTable
 from notifier.domain.ports import LimitStore
 from notifier.domain.token_bucket import Granted, reserve
@@ -66,6 +66,13 @@ class ProducerLimiter:
         limit = self._table.for_producer(producer)
         if limit is None or recipients <= 0:
             return 0.0
+        if limit.per_day is not None and recipients > limit.per_day:
+            # No day would ever let it through: waiting would only put it back forever.
+            raise InvalidMessage.one(
+                "recipients",
+                f"{recipients} recipients are more than producer {producer} may send in a day"
+                f" ({limit.per_day}); split the message",
+            )
         with self._lock(producer):
             wait = self._reserve(producer, limit, recipients, max_wait)
         # Outside the lock: the reservation is written, so the next request already waits

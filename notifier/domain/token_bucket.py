@@ -28,7 +28,8 @@ sharing the bucket: a fast clock credits its lead once (`at` never goes back, so
 credits nothing until it catches up). What happens between the end of the wait and SES
 (composing, attachments, the network) can bunch sends further by `rate` times the spread of
 that latency. The daily count is exact: every grant is one conditional write of the count.
-A message with more recipients than the daily limit is refused every day.
+A message with more recipients than the daily limit never fits: the limiter refuses it for
+good (an invalid message) before it gets here.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ from typing import Any
 import attrs
 import pytest
 
-from notifier.domain.errors import DependencyUnavailable, OverLimit
+from notifier.domain.errors import DependencyUnavailable, InvalidMessage, OverLimit
 from notifier.domain.limiter import WRITE_ATTEMPTS, NullLimiter, ProducerLimiter
 from notifier.domain.limits import parse_limits
 from notifier.domain.state import BucketState
@@ -69,6 +69,25 @@ def test_a_producer_is_refused_once_its_burst_is_spent() -> None:
     assert sleeps.slept == []
 
 
+def test_a_message_larger_than_a_day_s_limit_is_refused_for_good() -> None:
+    """GIVEN news at 5 recipients a day WHEN a message to 6 comes THEN it is invalid (no day
+    would let it through: put back, it would come back forever), and the bucket is untouched."""
+    limits, store, _sleeps = limiter("news=5/d")
+
+    with pytest.raises(InvalidMessage) as raised:
+        limits.acquire("news", 6, max_wait=2)
+
+    assert raised.value.permanent is True
+    assert [(e.field, e.message) for e in raised.value.errors] == [
+        (
+            "recipients",
+            "6 recipients are more than producer news may send in a day (5); split the message",
+        )
+    ]
+    assert store.buckets == {}
+    assert limits.acquire("news", 5, max_wait=0) == 0
+
+
 def test_a_send_that_may_wait_sleeps_until_it_may_go() -> None:
     """GIVEN an empty bucket at 10/s WHEN a send of 3 may wait 1 s THEN the limiter sleeps
     0.3 s itself and says so."""
@@ -80,12 +99,13 @@ def test_a_send_that_may_wait_sleeps_until_it_may_go() -> None:
 
 
 def test_the_daily_limit_is_named_in_the_refusal() -> None:
-    """GIVEN 5/d WHEN 6 recipients are asked THEN OverLimit says the daily limit, to be
-    retried at the next UTC midnight (14.5 hours after 09:30)."""
+    """GIVEN 5/d, 3 sent today WHEN 3 more recipients are asked THEN OverLimit says the daily
+    limit, to be retried at the next UTC midnight (14.5 hours after 09:30)."""
     limits, _store, _sleeps = limiter("news.example.com=5/d")
+    limits.acquire("news.example.com", 3, max_wait=0)
 
     with pytest.raises(OverLimit) as raised:
-        limits.acquire("News.Example.com", 6, max_wait=30)
+        limits.acquire("News.Example.com", 3, max_wait=30)
 
     assert raised.value.which == "daily"
     assert raised.value.retry_after == 14.5 * 3600
