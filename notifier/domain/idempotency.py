@@ -28,9 +28,16 @@ from notifier.domain.state import IdempotencyRecord, RecordStatus
 CLAIM_MARGIN_SECONDS = 10.0
 
 
+# Not content: the key names the message, the priority only picks its lane. Leaving the
+# priority out also keeps every hash what it was before the field existed, so a message sent
+# before a deploy and redelivered after it is still recognised as sent.
+_NOT_CONTENT = frozenset({"idempotency_key", "priority"})
+
+
 def payload_hash(request: MessageRequest) -> str:
-    """SHA-256 of the canonical message content (every field but the idempotency key)."""
-    content = attrs.asdict(request, filter=lambda a, _v: a.name != "idempotency_key")
+    """SHA-256 of the canonical message content (every field but the idempotency key and the
+    priority)."""
+    content = attrs.asdict(request, filter=lambda a, _v: a.name not in _NOT_CONTENT)
     canonical = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
 

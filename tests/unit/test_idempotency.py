@@ -9,7 +9,10 @@ from datetime import timedelta
 import attrs
 import pytest
 
+from devtools.invoice import invoice_message
+from notifier.adapters.inbound.message import parse_message
 from notifier.domain.errors import DependencyUnavailable
+from notifier.domain.idempotency import payload_hash
 from notifier.domain.state import IdempotencyRecord, RecordStatus
 from notifier.entrypoints.app import App
 from tests.fakes import FakeContext, FakeIdempotencyStore, FakeMailer, FakeMetrics
@@ -144,3 +147,15 @@ def test_a_failed_completion_still_reports_success(
     app = make_app(idempotency=BrokenCompletion())
     assert app.handle(seed_message(), FakeContext())["statusCode"] == 200
     assert metrics.total("IdempotencyUnrecorded") == 1
+
+
+def test_the_priority_is_not_content_and_old_hashes_still_match() -> None:
+    """The lane is not the message: the same message sent as bulk is the same message, and
+    the sample's hash is the one computed before `priority` existed (a message sent before
+    a deploy and redelivered after it must still be recognised)."""
+    request = parse_message(invoice_message())
+
+    assert payload_hash(attrs.evolve(request, priority="bulk")) == payload_hash(request)
+    assert payload_hash(request) == (
+        "64f10b5d85f76b5a0ddeec6652c59c9539ffe380de3692f27d054ab7f1fd4986"  # at 221948e
+    )
