@@ -8,6 +8,7 @@ receive count would pass on a template that drops or loops mail.
 
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -255,6 +256,43 @@ def test_the_bulk_lane_is_the_email_queue_with_less_concurrency(
     assert {k: v for k, v in alarm.items() if k not in {"AlarmName", "AlarmDescription"}} == {
         k: v for k, v in others.items() if k not in {"AlarmName", "AlarmDescription", "Dimensions"}
     } | {"Dimensions": alarm["Dimensions"]}
+
+
+def _concurrency(values: dict[str, Any]) -> tuple[int, int, int]:
+    return tuple(  # type: ignore[return-value]
+        int(values[name])
+        for name in (
+            "ReservedConcurrency",
+            "QueueMaximumConcurrency",
+            "BulkQueueMaximumConcurrency",
+        )
+    )
+
+
+def test_the_two_lanes_never_ask_for_more_executions_than_the_function_has(
+    template: dict[str, Any],
+) -> None:
+    """Reserved > transactional + bulk, with the defaults and in each environment of
+    samconfig.toml: a queue poller Lambda throttles still spends a receive of each message it
+    held, so an overcommitted lane would dead-letter mail that only had to wait; the bulk
+    lane never has more executions than the transactional one."""
+    defaults = {name: p.get("Default") for name, p in template["Parameters"].items()}
+    config = tomllib.loads((Path(__file__).resolve().parents[2] / "samconfig.toml").read_text())
+    environments = {
+        env: dict(
+            item.split("=", 1)
+            for item in config[env]["deploy"]["parameters"]["parameter_overrides"]
+        )
+        for env in ("dev", "production")
+        if "deploy" in config.get(env, {})
+    }
+
+    for name, values in {"template defaults": defaults, **environments}.items():
+        reserved, transactional, bulk = _concurrency(values)
+        assert reserved > transactional + bulk, name
+        assert bulk <= transactional, name
+    assert set(environments) == {"dev", "production"}
+    assert template["Parameters"]["ReservedConcurrency"]["MinValue"] == 5  # 2 + 2 + 1
 
 
 def test_queue_visibility_timeout_is_at_least_six_function_timeouts(
