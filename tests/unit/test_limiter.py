@@ -4,6 +4,7 @@ retried, refusals that say which limit and when to retry."""
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -180,10 +181,20 @@ def test_a_bucket_that_keeps_changing_is_a_transient_failure_not_a_refusal() -> 
     assert store.lost == WRITE_ATTEMPTS
 
 
+class SlowReads(FakeLimitStore):
+    """A store whose reads take a millisecond, as a network call does: without the limiter's
+    per-producer lock, the threads would all read the same version and most writes be lost."""
+
+    def read(self, producer: str) -> BucketState | None:
+        state = super().read(producer)
+        time.sleep(0.001)
+        return state
+
+
 def test_the_threads_of_one_environment_never_race_each_other() -> None:
     """GIVEN one limiter WHEN 16 threads take 1 recipient each from a bucket of 10 THEN exactly
     10 are granted, and no write was lost (the per-producer lock serialises them)."""
-    limits, store, _sleeps = limiter("billing=10/s")
+    limits, store, _sleeps = limiter("billing=10/s", SlowReads())
     start = threading.Barrier(16)
 
     def one(_: int) -> bool:
