@@ -378,6 +378,7 @@ class FakeRequeue:
         self.put: list[tuple[QueuedMessage, Priority, int, int]] = []
         self.forwarded: list[tuple[QueuedMessage, Priority]] = []
         self.held: list[tuple[QueuedMessage, int]] = []
+        self.failures: list[int] = []  # the real failures each copy carries
 
     def lane_of(self, message: QueuedMessage) -> Priority | None:
         return self.lanes.get(message.source_arn)
@@ -386,11 +387,18 @@ class FakeRequeue:
         return self.configured
 
     def put_back(
-        self, message: QueuedMessage, *, lane: Priority, delay_seconds: int, deferrals: int
+        self,
+        message: QueuedMessage,
+        *,
+        lane: Priority,
+        delay_seconds: int,
+        deferrals: int,
+        failures: int,
     ) -> str:
         if self.errors:
             raise self.errors.pop(0)
         self.put.append((message, lane, delay_seconds, deferrals))
+        self.failures.append(failures)
         return f"fake-copy-{len(self.put) + len(self.forwarded)}"
 
     def forward(self, message: QueuedMessage, *, lane: Priority) -> str:

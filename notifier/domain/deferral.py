@@ -11,12 +11,16 @@ A deferral therefore puts a fresh copy on the queue (`SendMessage` with `DelaySe
 body and attributes, `notifier-deferrals` counting the deferrals) and lets the original be
 deleted (it is reported as processed). Why this neither counts nor loses nor doubles:
 
-- not counted: the copy is a new SQS message, whose receive count starts at 0. A copy is made
-  only on a message's first receive (`ApproximateReceiveCount` 1), so every ancestor of a copy
-  was deleted at its first receive too: none ever failed, and no receive spent on waiting is
-  carried anywhere. A message that did fail for real (a receive count above 1) waits the
-  counted way, `ChangeMessageVisibility` to the delay and a batch item failure: its real
-  attempts stay bounded by `maxReceiveCount`, as before, and waiting never resets them;
+- not counted: the copy is a new SQS message, whose receive count starts at 0. What is
+  carried over is only what failed for real: the copy's `notifier-failures` attribute is the
+  original's plus the original's receives before this one (each of those was a failed
+  attempt: a receive that waited was deleted at once, its copy going on). So a message that
+  only waits, however long, never comes near `maxReceiveCount`;
+- still bounded: once a message's real failures reach `maxReceiveCount`
+  (NOTIFIER_MAX_RECEIVE_COUNT, the template passes it) no copy is made: it waits the counted
+  way (`ChangeMessageVisibility` to the delay and a batch item failure), so SQS's own count
+  ends it in the dead-letter queue. A message is attempted for real at most
+  2 x maxReceiveCount - 1 times across its copies;
 - not lost: the original is deleted only after `SendMessage` succeeded; if it fails, the
   original stays (a batch item failure, its visibility set to the delay);
 - not sent twice: if the invocation dies between the copy and the delete, both the original
@@ -37,6 +41,7 @@ import attrs
 from notifier.domain.model import Priority
 
 DEFERRALS_ATTRIBUTE = "notifier-deferrals"
+FAILURES_ATTRIBUTE = "notifier-failures"
 MAX_DELAY_SECONDS = 900  # SQS's DelaySeconds maximum; a longer wait is several deferrals
 FIRST_DELAY_SECONDS = 2.0
 
@@ -63,11 +68,13 @@ class QueuedMessage:
     receipt_handle: str = ""
     receive_count: int = 1  # SQS's ApproximateReceiveCount; 1 for SNS
     deferrals: int = 0
+    failures: int = 0  # real failures of the copies before this one
 
     @property
-    def never_failed(self) -> bool:
-        """Whether this is its first receive, so a copy loses no count of real failures."""
-        return self.receive_count <= 1
+    def real_failures(self) -> int:
+        """Attempts that failed for real: the earlier copies', and this one's receives before
+        the current one."""
+        return self.failures + max(self.receive_count - 1, 0)
 
 
 @attrs.frozen(kw_only=True)

@@ -201,11 +201,17 @@ class Requeue(Protocol):
         ...
 
     def put_back(
-        self, message: QueuedMessage, *, lane: Priority, delay_seconds: int, deferrals: int
+        self,
+        message: QueuedMessage,
+        *,
+        lane: Priority,
+        delay_seconds: int,
+        deferrals: int,
+        failures: int,
     ) -> str:
         """A fresh copy on the queue the message came from (on `lane`'s queue when it came
-        from SNS), received `delay_seconds` from now and carrying its count of deferrals;
-        returns the copy's queue message id."""
+        from SNS), received `delay_seconds` from now and carrying its counts of deferrals and
+        of real failures; returns the copy's queue message id."""
         ...
 
     def forward(self, message: QueuedMessage, *, lane: Priority) -> str:

@@ -70,6 +70,7 @@ class App:
         feedback: FeedbackService,
         http: HttpApi,
         requeue: Requeue,
+        max_receive_count: int,
         feedback_topics: Collection[str] = (),
         metrics: Metrics,
         quota: QuotaWatch,
@@ -83,6 +84,7 @@ class App:
         self._feedback = feedback
         self._http = http
         self._requeue = requeue
+        self._max_receive_count = max_receive_count
         self._jitter = jitter
         self._feedback_topics = frozenset(feedback_topics)
         self._metrics = metrics
@@ -227,7 +229,8 @@ class App:
         self, queued: QueuedMessage, request: MessageRequest, error: OverLimit | SendThrottled
     ) -> dict[str, Any]:
         """Put a message that must wait back on its queue (notifier/domain/deferral.py): a
-        fresh copy when it never failed, else the original held back (its receive counted).
+        fresh copy while its real failures are under the queue's maxReceiveCount, else the
+        original held back (its receive counted).
         A message from SNS goes on its lane's queue; with none, it fails as before and
         Lambda's asynchronous retries keep it."""
         over_limit = error if isinstance(error, OverLimit) else None
@@ -242,10 +245,14 @@ class App:
             producer=over_limit.producer if over_limit else "",
         )
         lane = Priority.BULK if request.bulk else Priority.TRANSACTIONAL
-        if queued.never_failed:
+        if queued.real_failures < self._max_receive_count:
             try:
                 copy_id = self._requeue.put_back(
-                    queued, lane=lane, delay_seconds=delay, deferrals=deferred.deferrals
+                    queued,
+                    lane=lane,
+                    delay_seconds=delay,
+                    deferrals=deferred.deferrals,
+                    failures=queued.real_failures,
                 )
                 return {"deferred": attrs.evolve(deferred, copy_id=copy_id)}
             except NotifierError as exc:

@@ -197,6 +197,7 @@ def bootstrap(
         feedback=feedback,
         http=HttpApi(validator=validator, tracking=tracking, queue=queue, metrics=metrics),
         requeue=requeue,
+        max_receive_count=settings.max_receive_count,
         feedback_topics=settings.feedback_topic_arns,
         metrics=metrics,
         quota=quota,

@@ -128,6 +128,7 @@ class Settings:
     )
     queue_url: str = _setting("NOTIFIER_QUEUE_URL", "", str.strip)
     bulk_queue_url: str = _setting("NOTIFIER_BULK_QUEUE_URL", "", str.strip)
+    max_receive_count: int = _setting("NOTIFIER_MAX_RECEIVE_COUNT", 3, _bounded_int(1, 1000))
     templates: str = _setting("NOTIFIER_TEMPLATES", "", _s3_url)
     producer_limits: LimitTable = _setting("NOTIFIER_PRODUCER_LIMITS", LimitTable(), parse_limits)
     limit_max_wait_seconds: int = _setting(

@@ -118,21 +118,41 @@ def test_the_count_of_deferrals_carries_over_from_the_copy(
     )
 
 
-def test_a_message_that_failed_before_waits_the_counted_way(
+def test_a_copy_carries_the_real_failures_and_only_those(
     app: App, mailer: FakeMailer, requeue: FakeRequeue
 ) -> None:
-    """GIVEN a message on its second receive (it failed once for real) WHEN it must wait
-    THEN no copy is made (it would forget that failure): the original is held back for the
-    delay and reported failed, so its real attempts stay bounded by maxReceiveCount."""
+    """GIVEN a copy that failed once before it was put back, now on its second receive (it
+    failed once more) WHEN it must wait again THEN the new copy carries 2 real failures: the
+    receives spent waiting are not among them (maxReceiveCount 3)."""
     mailer.errors.append(SendThrottled("Maximum sending rate exceeded."))
+    failed_once = {"notifier-failures": {"stringValue": "1", "dataType": "Number"}}
 
+    event = queued_event(seed_message(), receive_count=2, messageAttributes=failed_once)
     with capture_logs() as logs:
-        response = app.handle(queued_event(seed_message(), receive_count=2), FakeContext())
+        assert app.handle(event, FakeContext()) == {"batchItemFailures": []}
+
+    assert requeue.failures == [2]
+    assert requeue.held == []
+    assert processed(logs)["receive_counted"] is False
+
+
+def test_a_message_that_failed_max_receive_count_times_waits_the_counted_way(
+    app: App, mailer: FakeMailer, requeue: FakeRequeue
+) -> None:
+    """GIVEN a message whose real failures reach maxReceiveCount (3: 1 carried, 2 receives
+    before this one) WHEN it must wait THEN no copy is made (it would reset SQS's count): the
+    original is held back for the delay and reported failed, so SQS ends it in the DLQ."""
+    mailer.errors.append(SendThrottled("Maximum sending rate exceeded."))
+    failed_once = {"notifier-failures": {"stringValue": "1", "dataType": "Number"}}
+
+    event = queued_event(seed_message(), receive_count=3, messageAttributes=failed_once)
+    with capture_logs() as logs:
+        response = app.handle(event, FakeContext())
 
     assert response == {"batchItemFailures": [{"itemIdentifier": "m0"}]}
     assert requeue.put == []
     ((message, delay),) = requeue.held
-    assert message.receive_count == 2
+    assert (message.receive_count, message.real_failures) == (3, 3)
     assert 2 <= delay <= 4
     assert processed(logs)["receive_counted"] is True
 

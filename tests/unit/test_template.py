@@ -135,6 +135,7 @@ def test_each_variable_takes_its_own_parameter_or_fixed_value(function: dict[str
         "NOTIFIER_STATUS_RETENTION_DAYS": {"Ref": "StatusRetentionDays"},
         "NOTIFIER_QUEUE_URL": {"Ref": "EmailQueue"},
         "NOTIFIER_BULK_QUEUE_URL": {"Ref": "BulkQueue"},
+        "NOTIFIER_MAX_RECEIVE_COUNT": {"Ref": "MaxReceiveCount"},
     }
 
 

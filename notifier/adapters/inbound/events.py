@@ -20,7 +20,12 @@ import attrs
 from notifier.adapters.inbound.http import is_http_event
 from notifier.adapters.inbound.message import decode_json, parse_message
 from notifier.adapters.inbound.ses_feedback import parse_ses_notification, setup_notice
-from notifier.domain.deferral import DEFERRALS_ATTRIBUTE, MessageAttribute, QueuedMessage
+from notifier.domain.deferral import (
+    DEFERRALS_ATTRIBUTE,
+    FAILURES_ATTRIBUTE,
+    MessageAttribute,
+    QueuedMessage,
+)
 from notifier.domain.errors import InvalidMessage
 from notifier.domain.feedback import Feedback, SetupNotice
 from notifier.domain.model import MessageRequest
@@ -128,13 +133,15 @@ def _from_sqs(record: Mapping[str, Any], body: str) -> QueuedMessage:
         source_arn=_text(record, "eventSourceARN"),
         receipt_handle=_text(record, "receiptHandle"),
         receive_count=_whole(system.get("ApproximateReceiveCount"), default=1),
-        deferrals=_whole(
-            _mapping(_mapping(record.get("messageAttributes")).get(DEFERRALS_ATTRIBUTE)).get(
-                "stringValue"
-            ),
-            default=0,
-        ),
+        deferrals=_count(record, DEFERRALS_ATTRIBUTE),
+        failures=_count(record, FAILURES_ATTRIBUTE),
     )
+
+
+def _count(record: Mapping[str, Any], attribute: str) -> int:
+    """One of notifier's own counters on an SQS message (0 when absent or not a number)."""
+    value = _mapping(_mapping(record.get("messageAttributes")).get(attribute))
+    return _whole(value.get("stringValue"), default=0)
 
 
 def _from_sns(sns: Mapping[str, Any], message: str) -> QueuedMessage:

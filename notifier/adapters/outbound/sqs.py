@@ -13,7 +13,12 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from notifier.adapters.inbound.message import dump_message
 from notifier.adapters.outbound.aws import LazyClient, error_code
-from notifier.domain.deferral import DEFERRALS_ATTRIBUTE, MessageAttribute, QueuedMessage
+from notifier.domain.deferral import (
+    DEFERRALS_ATTRIBUTE,
+    FAILURES_ATTRIBUTE,
+    MessageAttribute,
+    QueuedMessage,
+)
 from notifier.domain.errors import DependencyUnavailable, EnqueueNotConfigured, MessageTooLarge
 from notifier.domain.model import MessageRequest, Priority
 
@@ -86,14 +91,22 @@ class SqsRequeue:
         return lane in self._lanes
 
     def put_back(
-        self, message: QueuedMessage, *, lane: Priority, delay_seconds: int, deferrals: int
+        self,
+        message: QueuedMessage,
+        *,
+        lane: Priority,
+        delay_seconds: int,
+        deferrals: int,
+        failures: int,
     ) -> str:
         url = self._source_url(message.source_arn) if message.source_arn else self._lane(lane)
-        attributes = {
-            a.name: _attribute(a) for a in message.attributes if a.name != DEFERRALS_ATTRIBUTE
-        }
-        if len(attributes) < SQS_MAX_ATTRIBUTES:  # else the count restarts: only the backoff does
-            attributes[DEFERRALS_ATTRIBUTE] = {"DataType": "Number", "StringValue": str(deferrals)}
+        ours = {FAILURES_ATTRIBUTE: failures, DEFERRALS_ATTRIBUTE: deferrals}
+        attributes = {a.name: _attribute(a) for a in message.attributes if a.name not in ours}
+        for name, count in ours.items():
+            # SQS takes 10 attributes: a producer's own come first. Without room the failures
+            # restart from 0 (the bound loosens by that copy's) and the backoff from its start.
+            if count and len(attributes) < SQS_MAX_ATTRIBUTES:
+                attributes[name] = {"DataType": "Number", "StringValue": str(count)}
         return self._send(url, message.body, attributes, delay_seconds)
 
     def forward(self, message: QueuedMessage, *, lane: Priority) -> str:
