@@ -7,6 +7,7 @@ environment take turns per producer (a lock), so only environments race each oth
 
 from __future__ import annotations
 
+import contextlib
 import random
 import threading
 import time
@@ -16,7 +17,7 @@ from typing import Protocol
 from notifier.domain.errors import DependencyUnavailable, InvalidMessage, OverLimit
 from notifier.domain.limits import Limit, LimitTable
 from notifier.domain.ports import LimitStore
-from notifier.domain.token_bucket import Granted, reserve
+from notifier.domain.token_bucket import Granted, give_back, reserve
 
 # Lost races in a row before giving up (transient): each loss means another environment's
 # write went through, so this many in a row needs that many environments hammering one bucket.
@@ -33,6 +34,11 @@ class Limiter(Protocol):
         when that would take longer, having taken nothing."""
         ...
 
+    def give_back(self, producer: str, recipients: int) -> None:
+        """Return what `acquire` took for a send that failed before SES accepted it (best
+        effort: never raises; a refund lost leaves the count on the safe side)."""
+        ...
+
 
 class NullLimiter:
     """No limits configured (NOTIFIER_PRODUCER_LIMITS empty): every send goes at once."""
@@ -40,6 +46,9 @@ class NullLimiter:
     def acquire(self, producer: str, recipients: int, *, max_wait: float) -> float:
         """Nothing to wait for."""
         return 0.0
+
+    def give_back(self, producer: str, recipients: int) -> None:
+        """Nothing was taken."""
 
 
 class ProducerLimiter:
@@ -95,6 +104,21 @@ class ProducerLimiter:
                 return outcome.wait
             self._sleep(random.uniform(0, JITTER_SECONDS))  # noqa: S311 - jitter, not a secret
         raise DependencyUnavailable(f"the limit bucket of producer {producer} kept changing")
+
+    def give_back(self, producer: str, recipients: int) -> None:
+        """See `Limiter.give_back`."""
+        producer = producer.lower()
+        limit = self._table.for_producer(producer)
+        if limit is None or recipients <= 0:
+            return
+        with contextlib.suppress(Exception), self._lock(producer):
+            for _ in range(WRITE_ATTEMPTS):
+                before = self._store.read(producer)
+                if before is None:
+                    return
+                after = give_back(before, limit, recipients, now=self._clock())
+                if self._store.write(producer, after):
+                    return
 
     def _lock(self, producer: str) -> threading.Lock:
         with self._locks_guard:

@@ -76,11 +76,20 @@ class EmailService:
         # Inside send_once: a duplicate takes nothing from the limit, and a refusal releases
         # the idempotency claim like any failure before SES, so the retry can send.
         left = deadline - self.monotonic() - LIMIT_SEND_RESERVE_SECONDS
+        producer, recipients = producer_of(command), len(command.destinations)
         self.limiter.acquire(
-            producer_of(command),
-            len(command.destinations),
-            max_wait=max(0.0, min(self.limit_max_wait, left)),
+            producer, recipients, max_wait=max(0.0, min(self.limit_max_wait, left))
         )
+        try:
+            return self._compose_and_send(command, deadline)
+        except BaseException:
+            # Not sent (as far as we know: an answer lost after SES accepted is refunded too,
+            # the rarer error): the producer's allowance and day's count get it back, so SES
+            # throttling does not use up a producer's day.
+            self.limiter.give_back(producer, recipients)
+            raise
+
+    def _compose_and_send(self, command: SendEmail, deadline: float) -> EmailSent:
         sizes = self._attachment_sizes(command)
         # What the message will weigh once encoded, known before anything is downloaded.
         estimate = sum(map(encoded_size, sizes)) + sum(

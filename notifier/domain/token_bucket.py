@@ -93,6 +93,21 @@ def reserve(
     return Granted(state=state, wait=wait)
 
 
+def give_back(before: BucketState, limit: Limit, recipients: int, *, now: float) -> BucketState:
+    """The bucket with `recipients` returned: taken for a send that then failed before SES
+    accepted it. Tokens up to the burst at most; the day's count only on the same UTC day."""
+    tokens = before.tokens
+    if limit.per_second is not None:
+        tokens = min(limit.capacity, before.tokens + recipients)
+    same_day = before.day == utc_day(max(before.at, now))
+    return attrs.evolve(
+        before,
+        tokens=tokens,
+        day_count=max(0, before.day_count - recipients) if same_day else before.day_count,
+        version=before.version + 1,
+    )
+
+
 def utc_day(epoch_seconds: float) -> str:
     """The UTC date of an epoch time, `YYYY-MM-DD`."""
     return datetime.fromtimestamp(epoch_seconds, UTC).date().isoformat()

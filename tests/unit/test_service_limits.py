@@ -7,7 +7,7 @@ from __future__ import annotations
 import attrs
 import pytest
 
-from notifier.domain.errors import OverLimit
+from notifier.domain.errors import OverLimit, SendThrottled
 from notifier.domain.limiter import ProducerLimiter
 from notifier.domain.limits import parse_limits
 from notifier.domain.model import AlreadySent, EmailSent, Mailbox, SendEmail
@@ -121,3 +121,22 @@ def test_a_deadline_already_too_close_allows_no_wait() -> None:
     with pytest.raises(OverLimit):
         app.service.send(command(), deadline=30)
     assert app.sleeps.slept == []
+
+
+def test_a_send_that_fails_before_ses_accepts_gives_its_allowance_back() -> None:
+    """GIVEN billing at 2/s and 3 a day, and SES throttling the first send past the retries
+    WHEN it is sent, then sent again THEN the failed attempt took nothing in the end: the
+    retry goes at once and the day's count holds only what SES accepted (a throttled flood
+    cannot use up a producer's day)."""
+    test = service("billing.example.com=2/s,3/d")
+    test.mailer.errors.append(SendThrottled("Maximum sending rate exceeded."))
+
+    with pytest.raises(SendThrottled):
+        test.service.send(command(recipients=2), deadline=60)
+    bucket = test.limits.buckets["billing.example.com"]
+    assert (bucket.tokens, bucket.day_count) == (2, 0)
+
+    assert isinstance(test.service.send(command(recipients=2), deadline=60), EmailSent)
+    bucket = test.limits.buckets["billing.example.com"]
+    assert (bucket.tokens, bucket.day_count) == (0, 2)
+    assert test.sleeps.slept == []

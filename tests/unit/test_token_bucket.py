@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from notifier.domain.limits import Limit
 from notifier.domain.state import BucketState
-from notifier.domain.token_bucket import Granted, Refused, reserve, utc_day
+from notifier.domain.token_bucket import Granted, Refused, give_back, reserve, utc_day
 
 NOW = datetime(2026, 11, 28, 9, 30, 0, 250_000, tzinfo=UTC).timestamp()
 MIDNIGHT = datetime(2026, 11, 29, tzinfo=UTC).timestamp()
@@ -208,3 +208,16 @@ def test_sends_in_any_window_stay_within_the_stated_bound(
                 sent = sum(n for t, n in sends if start <= t <= end)
                 # (slack: float epoch times, and the microsecond a grant may come early)
                 assert sent <= limit.capacity + rate * (end - start) + debt + 1e-3
+
+
+def test_what_is_given_back_refills_up_to_the_burst_and_that_day_only() -> None:
+    """A refund returns tokens (never above one second's burst) and takes the recipients off
+    the day's count; after midnight the new day's count is left alone."""
+    limit = Limit(per_second=5, per_day=100)
+    state = BucketState(tokens=-1.0, at=NOW, day=utc_day(NOW), day_count=40, version=7)
+
+    back = give_back(state, limit, 3, now=NOW + 1)
+    assert (back.tokens, back.day_count, back.version) == (2.0, 37, 8)
+    assert give_back(state, limit, 50, now=NOW).tokens == 5.0  # the burst at most
+    assert give_back(state, limit, 50, now=NOW).day_count == 0
+    assert give_back(state, limit, 3, now=MIDNIGHT + 1).day_count == 40
