@@ -42,7 +42,7 @@ from tests.soak.quota_account import (
 )
 from tests.soak.traffic import BUCKET
 from tests.support.faultproxy import SEND_RAW_EMAIL, FaultProxy, Faults, Outcome
-from tests.support.privacy import Leak
+from tests.support.privacy import Leak, privacy_line
 from tests.support.serve import Runners, load_note
 
 POLL_S = 0.5
@@ -137,12 +137,7 @@ class QuotaResult:
             ),
             f"SES: {self.ses_sends} sends taken, {self.throttled} throttled by the proxy;"
             f" deferrals (email.processed, outcome deferred): {self.deferrals}",
-            f"privacy: {self.log_lines} log lines, "
-            + (
-                "no full address, body or credential"
-                if not self.leaks
-                else f"{len(self.leaks)} LEAK(S):\n" + "\n".join(map(str, self.leaks[:20]))
-            ),
+            privacy_line(self.log_lines, self.leaks, "address, body or credential"),
             f"time: A queued in {self.flood_s:.1f} s, all done in {self.duration_s:.1f} s"
             + ("" if self.drained else f"  <- NOT DRAINED within {c.timeout_s:g} s"),
             f"{load_note()}; runner logs in {self.workdir}",

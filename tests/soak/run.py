@@ -29,7 +29,7 @@ from notifier.adapters.outbound.aws import aws_session
 from tests.soak.reconcile import Reconciliation, reconcile
 from tests.soak.traffic import BUCKET, SoakInput, build, private_data
 from tests.support.faultproxy import SEND_RAW_EMAIL, FaultProxy, Faults, Outcome
-from tests.support.privacy import Leak
+from tests.support.privacy import Leak, privacy_line
 from tests.support.serve import ServeProcess, load_note, serve_environment
 from tests.support.sqs import queue_depth
 
@@ -116,11 +116,8 @@ class SoakResult:
             f" ({throttled / max(calls, 1):.1%}), forwarded {self.ses_calls[Outcome.FORWARDED]}",
             self.memory.line()
             + ("" if self.memory.growth() <= self.config.max_rss_growth else "  <- OVER"),
-            f"privacy: {self.log_lines} log lines, "
-            + (
-                "no full address, body, attachment content or credential"
-                if not self.leaks
-                else f"{len(self.leaks)} LEAK(S):\n" + "\n".join(map(str, self.leaks[:20]))
+            privacy_line(
+                self.log_lines, self.leaks, "address, body, attachment content or credential"
             ),
             f"time: queued in {self.queue_s:.1f} s, drained in {self.drain_s:.1f} s"
             f" ({self.config.messages / max(self.drain_s, 0.001):.0f} messages/s)"

@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import json
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -132,3 +132,11 @@ def assert_no_leaks(private: PrivateData, lines: Iterable[str], *, what: str) ->
     leaks = private.leaks(read)
     assert not leaks, f"private data in {what}:\n" + "\n".join(str(leak) for leak in leaks)
     return len(read)
+
+
+def privacy_line(log_lines: int, leaks: Sequence[Leak], kept_out: str) -> str:
+    """A soak report's line: how many log lines were scanned, and what leaked (the first 20)."""
+    if not leaks:
+        return f"privacy: {log_lines} log lines, no full {kept_out}"
+    shown = "\n".join(map(str, leaks[:20]))
+    return f"privacy: {log_lines} log lines, {len(leaks)} LEAK(S):\n{shown}"
