@@ -101,6 +101,19 @@ class ProvisionConfig:
         factory=lambda: os.environ.get("NOTIFIER_STATE_TABLE", "").strip() or "notifier-state"
     )
 
+    @classmethod
+    def named(cls, name: str, **settings: Any) -> ProvisionConfig:
+        """A stack of its own (a test's, a soak's): both queues, their dead-letter queues and
+        the email topic named after `name`; the rest as `settings` say (they win)."""
+        names = {
+            "queue_name": name,
+            "dead_letter_queue_name": f"{name}-dlq",
+            "bulk_queue_name": f"{name}-bulk",
+            "bulk_dead_letter_queue_name": f"{name}-bulk-dlq",
+            "topic_name": name,
+        }
+        return cls(**{**names, **settings})
+
     @bulk_dead_letter_queue_name.validator
     def _bulk_lane_has_dead_letters(self, _attribute: object, value: str) -> None:
         if self.bulk_queue_name and not value:

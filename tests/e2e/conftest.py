@@ -121,12 +121,8 @@ def provision_stack(
     name = f"e2e-{uuid.uuid4().hex[:12]}"
     return provision(
         aws_session(),
-        config=ProvisionConfig(
-            queue_name=name,
-            dead_letter_queue_name=f"{name}-dlq",
-            bulk_queue_name=f"{name}-bulk",
-            bulk_dead_letter_queue_name=f"{name}-bulk-dlq",
-            topic_name=name,
+        config=ProvisionConfig.named(
+            name,
             feedback_topic_name=f"{name}-feedback",
             visibility_timeout=visibility_timeout,
             max_receive_count=max_receive_count,

@@ -376,12 +376,7 @@ def test_provision_creates_the_state_table_with_ttl_and_is_idempotent(
     `ttl`, and the second changes nothing."""
     name = f"e2e-{uuid.uuid4().hex[:12]}"
     state_table = f"{name}-state"
-    config = ProvisionConfig(
-        queue_name=name,
-        dead_letter_queue_name=f"{name}-dlq",
-        topic_name=name,
-        state_table=state_table,
-    )
+    config = ProvisionConfig.named(name, state_table=state_table)
 
     first = provision(aws_session(), config=config)
     again = provision(aws_session(), config=config)
@@ -403,9 +398,7 @@ def test_provision_enables_ttl_on_an_existing_table(table: str, dynamodb: Any) -
     """GIVEN the state table exists without TTL WHEN provisioned THEN TTL is turned on and
     nothing else about the table changes."""
     name = f"e2e-{uuid.uuid4().hex[:12]}"
-    config = ProvisionConfig(
-        queue_name=name, dead_letter_queue_name=f"{name}-dlq", topic_name=name, state_table=table
-    )
+    config = ProvisionConfig.named(name, state_table=table)
 
     done = provision(aws_session(), config=config)
 
@@ -425,12 +418,7 @@ def test_provision_refuses_a_table_with_another_key(dynamodb: Any) -> None:
         KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
         AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
     )
-    config = ProvisionConfig(
-        queue_name=name,
-        dead_letter_queue_name=f"{name}-dlq",
-        topic_name=name,
-        state_table=f"{name}-state",
-    )
+    config = ProvisionConfig.named(name, state_table=f"{name}-state")
 
     with pytest.raises(ProvisionError, match=f"table {name}-state exists with the key schema"):
         provision(aws_session(), config=config)

@@ -15,15 +15,12 @@ import boto3
 from devtools.provision import Provisioned
 from tests.soak.producers import QuotaMessage
 from tests.support.faultproxy import ForwardedSend
+from tests.support.sqs import queue_depth
 
 
 def depth(sqs: Any, url: str) -> int:
-    """Messages in the queue: waiting, in flight and delayed (a deferred message's copy)."""
-    names = ("", "NotVisible", "Delayed")
-    attributes = sqs.get_queue_attributes(
-        QueueUrl=url, AttributeNames=[f"ApproximateNumberOfMessages{n}" for n in names]
-    )["Attributes"]
-    return sum(int(attributes[f"ApproximateNumberOfMessages{n}"]) for n in names)
+    """Messages in the queue: waiting, delayed (a deferred message's copy) and in flight."""
+    return sum(queue_depth(url, sqs))
 
 
 def tokens_in(url: str, run: str) -> dict[str, str]:

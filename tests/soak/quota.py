@@ -259,12 +259,8 @@ def _provision(run: str, config: QuotaConfig) -> Provisioned:
     name = f"quota-{run}"
     return provision(
         aws_session(),
-        config=ProvisionConfig(
-            queue_name=name,
-            dead_letter_queue_name=f"{name}-dlq",
-            bulk_queue_name=f"{name}-bulk",
-            bulk_dead_letter_queue_name=f"{name}-bulk-dlq",
-            topic_name=name,
+        config=ProvisionConfig.named(
+            name,
             feedback_topic_name="",
             configuration_set="",
             status_topic_name="",

@@ -140,11 +140,9 @@ def run_soak(
     run = uuid.uuid4().hex[:6]
     stack = provision(
         aws_session(),
-        config=ProvisionConfig(
-            queue_name=f"soak-{run}",
-            dead_letter_queue_name=f"soak-{run}-dlq",
+        config=ProvisionConfig.named(
+            f"soak-{run}",
             bulk_queue_name="",  # one lane: the quota soak (tests/soak/quota.py) has two
-            topic_name=f"soak-{run}",
             feedback_topic_name="",
             visibility_timeout=config.visibility_timeout,
             max_receive_count=config.max_receive_count,
