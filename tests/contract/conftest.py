@@ -23,7 +23,7 @@ import pytest
 from notifier.adapters.outbound.dynamodb import DynamoDbIdempotencyStore, DynamoDbSuppressionList
 from notifier.adapters.outbound.dynamodb.status import DynamoDbStatusStore
 from notifier.domain.ports import IdempotencyStore, StatusStore, SuppressionList
-from tests.fakes import FakeIdempotencyStore, FakeStatusStore, FakeSuppressionList
+from tests.fakes import FakeIdempotencyStore, FakeStatusStore, FakeSuppressionList, ManualClock
 from tests.support.moto import MotoServer, start_moto
 
 if TYPE_CHECKING:
@@ -33,16 +33,6 @@ REGION = "us-east-1"
 START = 1_764_320_000.25  # epoch seconds with a fraction: rounding to whole seconds shows
 
 
-@attrs.define
-class Clock:
-    """The time a store reads (`StatusStore` checks expiry in code); tests move it."""
-
-    now: float = START
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @attrs.frozen
 class State:
     """The state ports over one store, as bootstrap wires them (one table), and their clock."""
@@ -50,7 +40,7 @@ class State:
     idempotency: IdempotencyStore
     suppression: SuppressionList
     statuses: StatusStore
-    clock: Clock
+    clock: ManualClock
 
 
 @pytest.fixture(scope="session")
@@ -89,7 +79,7 @@ def _fresh_table(client: DynamoDBClient) -> str:
 @pytest.fixture(params=["fake", pytest.param("dynamodb", marks=pytest.mark.integration)])
 def state(request: pytest.FixtureRequest) -> State:
     """The ports of one implementation, empty."""
-    clock = Clock()
+    clock = ManualClock(START)
     if request.param == "fake":
         return State(
             idempotency=FakeIdempotencyStore(),
@@ -123,5 +113,5 @@ def statuses(state: State) -> StatusStore:
 
 
 @pytest.fixture
-def clock(state: State) -> Clock:
+def clock(state: State) -> ManualClock:
     return state.clock

@@ -15,7 +15,8 @@ import attrs
 
 from notifier.domain.ports import StatusStore
 from notifier.domain.status import EmailStatus, Engagement, RecipientStatus, Status, recipient_id
-from tests.contract.conftest import START, Clock
+from tests.contract.conftest import START
+from tests.fakes import ManualClock
 
 DAY = 86_400.0
 SES_ID = "0100018f-2c1e-7f3a-ses-message-000000"
@@ -216,7 +217,9 @@ def test_keys_are_apart(statuses: StatusStore) -> None:
 # expiry
 
 
-def test_a_record_lives_until_its_expiry_rounded_up(statuses: StatusStore, clock: Clock) -> None:
+def test_a_record_lives_until_its_expiry_rounded_up(
+    statuses: StatusStore, clock: ManualClock
+) -> None:
     """GIVEN a record expiring at a time with a fraction WHEN read just before THEN it is there;
     from the whole second after it (never earlier) it reads as None, and so does its key."""
     expires_at = START + 30 * DAY  # .25 past a second
@@ -232,7 +235,7 @@ def test_a_record_lives_until_its_expiry_rounded_up(statuses: StatusStore, clock
     assert statuses.find(KEY) is None
 
 
-def test_an_expired_link_finds_nothing(statuses: StatusStore, clock: Clock) -> None:
+def test_an_expired_link_finds_nothing(statuses: StatusStore, clock: ManualClock) -> None:
     """GIVEN a key whose link expires before the record WHEN the link has expired THEN the key
     finds nothing, though the record is still read by its SES message id."""
     statuses.write(sent(expires_at=START + 30 * DAY))
@@ -244,7 +247,7 @@ def test_an_expired_link_finds_nothing(statuses: StatusStore, clock: Clock) -> N
     assert statuses.read(SES_ID) == sent(expires_at=START + 30 * DAY)
 
 
-def test_an_expired_refused_record_is_forgotten(statuses: StatusStore, clock: Clock) -> None:
+def test_an_expired_refused_record_is_forgotten(statuses: StatusStore, clock: ManualClock) -> None:
     """GIVEN a refused record WHEN past its expiry THEN its key finds nothing."""
     statuses.keep_refused(refused(expires_at=START + DAY))
 
@@ -253,7 +256,7 @@ def test_an_expired_refused_record_is_forgotten(statuses: StatusStore, clock: Cl
     assert statuses.find(KEY) is None
 
 
-def test_an_expired_record_is_written_anew(statuses: StatusStore, clock: Clock) -> None:
+def test_an_expired_record_is_written_anew(statuses: StatusStore, clock: ManualClock) -> None:
     """GIVEN a record past its expiry (still in the table until the TTL sweep, which may take
     days) WHEN a late event writes a new version 1 THEN it is kept and read back: an event
     arriving after the retention never fails for ever on a record nobody can read."""

@@ -15,20 +15,10 @@ from notifier.domain.errors import DependencyUnavailable, InvalidMessage, OverLi
 from notifier.domain.limiter import WRITE_ATTEMPTS, NullLimiter, ProducerLimiter
 from notifier.domain.limits import parse_limits
 from notifier.domain.state import BucketState
-from tests.fakes import FakeLimitStore
+from tests.fakes import FakeLimitStore, ManualClock
 from tests.unit.conftest import FIXED_NOW
 
 NOW = FIXED_NOW.timestamp()
-
-
-@attrs.define
-class Clock:
-    """The limiter's epoch clock; tests move it."""
-
-    now: float = NOW
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @attrs.define
@@ -46,7 +36,7 @@ def limiter(
 ) -> tuple[ProducerLimiter, FakeLimitStore, Sleeps]:
     store = store if store is not None else FakeLimitStore()
     sleeps = Sleeps()
-    kwargs.setdefault("clock", Clock())
+    kwargs.setdefault("clock", ManualClock(NOW))
     return ProducerLimiter(store, parse_limits(limits), sleep=sleeps, **kwargs), store, sleeps
 
 

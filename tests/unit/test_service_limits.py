@@ -19,9 +19,10 @@ from tests.fakes import (
     FakeLimitStore,
     FakeMailer,
     FakeSuppressionList,
+    ManualClock,
 )
 from tests.unit.conftest import FIXED_NOW
-from tests.unit.test_limiter import Clock, Sleeps
+from tests.unit.test_limiter import NOW, Sleeps
 
 
 def command(key: str = "noreply@billing.example.com#key:k1", recipients: int = 1) -> SendEmail:
@@ -46,13 +47,13 @@ class Service:
     mailer: FakeMailer
     idempotency: FakeIdempotencyStore
     limits: FakeLimitStore
-    clock: Clock
+    clock: ManualClock
     sleeps: Sleeps
 
 
 def service(limits: str, *, limit_max_wait: float = 0.0, monotonic: float = 0.0) -> Service:
     mailer, idempotency, store = FakeMailer(), FakeIdempotencyStore(), FakeLimitStore()
-    clock, sleeps = Clock(), Sleeps()
+    clock, sleeps = ManualClock(NOW), Sleeps()
     email = EmailService(
         mailer=mailer,
         attachments=FakeAttachmentStore(),
